@@ -1,0 +1,43 @@
+"""Runtime settings, read once from environment variables so a teacher can tune a classroom server."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _int_from_env(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_ttl_seconds: int = 30 * 60
+    max_sessions: int = 500
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS and LOG_LEVEL."""
+        log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
+        allowed = ("critical", "error", "warning", "info", "debug")
+        if log_level not in allowed:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(allowed)}, got {log_level!r}")
+        return cls(
+            host=os.environ.get("HOST", cls.host),
+            port=_int_from_env("PORT", cls.port, 1),
+            session_ttl_seconds=_int_from_env("SESSION_TTL_SECONDS", cls.session_ttl_seconds, 1),
+            max_sessions=_int_from_env("MAX_SESSIONS", cls.max_sessions, 1),
+            log_level=log_level,
+        )
