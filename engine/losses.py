@@ -1,0 +1,84 @@
+"""Losses at the output of the network, and the L1/L2 penalties on the weights.
+
+The loss functions take the output layer's pre-activation ``z`` as well as its activation ``a``
+so that cross-entropy can be computed from logits: log(0) and overflow in exp() never happen, and
+the gradient with respect to ``z`` is the well-known, exact ``(a - y) / m``.
+
+Targets ``y`` always have the shape of the output: (m, 1) for two classes (0/1) and regression,
+one-hot (m, k) for k classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.activations import sigmoid, softmax
+
+Array = np.ndarray
+LOSSES = ("mse", "cross_entropy")
+REGULARIZATIONS = ("none", "l1", "l2")
+
+
+def check_loss(loss: str, output: str) -> None:
+    """Reject a loss that does not fit the output layer (cross-entropy needs probabilities)."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; allowed: {', '.join(LOSSES)}")
+    if loss == "cross_entropy" and output == "linear":
+        raise ValueError("cross_entropy needs a sigmoid or softmax output; regression uses 'mse'")
+
+
+def loss_value(loss: str, output: str, z: Array, a: Array, y: Array) -> float:
+    """Mean loss over the batch: MSE is the primer's J(w) = 1/m Σ (y − ŷ)² (mean over all outputs)."""
+    if loss == "mse":
+        return float(np.mean((a - y) ** 2))
+    if output == "sigmoid":
+        # log(1 + e^z) - y·z, written so that neither exp() overflows nor log() sees 0.
+        return float(np.mean(np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1))
+    return float(np.mean(log_sum - (shifted * y).sum(axis=1)))
+
+
+def output_gradient(loss: str, output: str, z: Array, a: Array, y: Array) -> Array:
+    """dLoss/dz at the output layer, for a batch of m rows."""
+    if loss == "cross_entropy":
+        return (a - y) / len(y)
+    grad_a = (2.0 / a.size) * (a - y)
+    if output == "linear":
+        return grad_a
+    if output == "sigmoid":
+        return grad_a * a * (1.0 - a)
+    return a * (grad_a - (grad_a * a).sum(axis=1, keepdims=True))  # softmax Jacobian
+
+
+def output_activation(output: str, z: Array) -> Array:
+    """The output layer's activation: sigmoid (two classes), softmax (k classes) or identity."""
+    if output == "sigmoid":
+        return sigmoid(z)
+    if output == "softmax":
+        return softmax(z)
+    return z
+
+
+def check_regularization(kind: str, rate: float) -> None:
+    if kind not in REGULARIZATIONS:
+        raise ValueError(f"unknown regularization {kind!r}; allowed: {', '.join(REGULARIZATIONS)}")
+    if not np.isfinite(rate) or rate < 0:
+        raise ValueError(f"regularization rate must be a finite number ≥ 0, got {rate!r}")
+
+
+def penalty(kind: str, rate: float, weights: Array) -> float:
+    """L1: rate·Σ|w|; L2: rate·½Σw² (so its gradient is rate·w, the usual weight decay)."""
+    if kind == "l1":
+        return rate * float(np.abs(weights).sum())
+    if kind == "l2":
+        return 0.5 * rate * float(weights @ weights)
+    return 0.0
+
+
+def add_penalty_gradient(kind: str, rate: float, weights: Array, grads: Array) -> None:
+    """Add the penalty's gradient to ``grads`` in place (biases are never penalised)."""
+    if kind == "l1" and rate:
+        grads += rate * np.sign(weights)
+    elif kind == "l2" and rate:
+        grads += rate * weights

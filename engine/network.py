@@ -1,0 +1,172 @@
+"""The multilayer perceptron: forward pass (keeping every layer's values) and backpropagation.
+
+All weights and biases live in one flat vector ``params``; the per-layer matrices are views into
+it, and the gradients likewise live in one flat vector ``grads``. An optimizer therefore updates
+the whole network with a few vectorised operations, which is what makes a tiny network fast in
+NumPy. Weights come first and biases after them, so ``params[:n_weights]`` is every weight: the
+part that L1/L2 penalties and decoupled weight decay act on.
+
+Layer ``l`` computes ``z_l = a_l @ W_l + b_l`` and ``a_{l+1} = f_l(z_l)``, with ``a_0`` the input
+features. ``W_l`` has shape (inputs, outputs), so ``W_l[i, j]`` is the edge from node i to node j.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from engine.activations import Activation, get_activation
+from engine.losses import output_activation
+
+Array = np.ndarray
+INITIALIZATIONS = ("xavier", "he", "uniform", "playground", "zeros")
+OUTPUTS = ("sigmoid", "softmax", "linear")
+
+
+@dataclass
+class ForwardPass:
+    """Every layer's pre-activations ``zs`` and activations ``activations`` (input first)."""
+
+    zs: list[Array]
+    activations: list[Array]
+
+    @property
+    def output(self) -> Array:
+        return self.activations[-1]
+
+
+class Network:
+    """A fully connected network with one activation per hidden layer and a fixed output rule."""
+
+    def __init__(self, sizes: Sequence[int], activations: Sequence[str], output: str, params: Array):
+        sizes = tuple(int(n) for n in sizes)
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"layer sizes must be at least 1 with an input and an output, got {sizes}")
+        if len(activations) != len(sizes) - 2:
+            raise ValueError(
+                f"need one activation per hidden layer ({len(sizes) - 2}), got {len(activations)}"
+            )
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output {output!r}; allowed: {', '.join(OUTPUTS)}")
+        if output == "softmax" and sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 output nodes")
+        self.sizes = sizes
+        self.hidden_activations: tuple[Activation, ...] = tuple(get_activation(a) for a in activations)
+        self.output = output
+        shapes = list(zip(sizes[:-1], sizes[1:]))
+        self.n_weights = sum(i * o for i, o in shapes)
+        n_params = self.n_weights + sum(sizes[1:])
+        params = np.asarray(params, dtype=np.float64)
+        if params.shape != (n_params,):
+            raise ValueError(f"this network has {n_params} parameters, got an array of shape {params.shape}")
+        self.params = params.copy()
+        self.grads = np.zeros_like(self.params)
+        self.weights, self.biases = _layer_views(self.params, shapes, self.n_weights)
+        self.grad_weights, self.grad_biases = _layer_views(self.grads, shapes, self.n_weights)
+
+    @classmethod
+    def create(
+        cls,
+        sizes: Sequence[int],
+        activations: Sequence[str],
+        output: str,
+        init: str,
+        rng: np.random.Generator,
+    ) -> "Network":
+        """A new network whose weights are drawn with ``init`` from ``rng``."""
+        return cls(sizes, activations, output, initial_params(sizes, init, rng))
+
+    @property
+    def activation_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.hidden_activations)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.weights)
+
+    def forward(self, x: Array) -> ForwardPass:
+        zs, activations = [], [x]
+        a = x
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = a @ w
+            z += b
+            a = (
+                self.hidden_activations[layer].function(z)
+                if layer < len(self.hidden_activations)
+                else output_activation(self.output, z)
+            )
+            zs.append(z)
+            activations.append(a)
+        return ForwardPass(zs, activations)
+
+    def predict(self, x: Array) -> Array:
+        return self.forward(x).output
+
+    def backward(self, forward: ForwardPass, output_grad: Array) -> None:
+        """Backpropagate dLoss/dz of the output layer, writing every gradient into ``grads``."""
+        dz = output_grad
+        for layer in range(self.n_layers - 1, -1, -1):
+            np.matmul(forward.activations[layer].T, dz, out=self.grad_weights[layer])
+            np.sum(dz, axis=0, out=self.grad_biases[layer])
+            if layer:
+                activation = self.hidden_activations[layer - 1]
+                dz = (dz @ self.weights[layer].T) * activation.derivative(
+                    forward.zs[layer - 1], forward.activations[layer]
+                )
+
+    def gradient_norms(self) -> list[float]:
+        """The Euclidean norm of each layer's gradient (weights and bias together)."""
+        return [
+            float(np.sqrt(np.sum(gw * gw) + np.sum(gb * gb)))
+            for gw, gb in zip(self.grad_weights, self.grad_biases)
+        ]
+
+    def blocked_by_step(self) -> bool:
+        """True when a step activation stops every gradient from reaching the first layer."""
+        return any(not a.learns_by_gradient for a in self.hidden_activations)
+
+
+def _layer_views(flat: Array, shapes: list[tuple[int, int]], n_weights: int) -> tuple[list[Array], list[Array]]:
+    weights, biases = [], []
+    w_at, b_at = 0, n_weights
+    for n_in, n_out in shapes:
+        weights.append(flat[w_at : w_at + n_in * n_out].reshape(n_in, n_out))
+        biases.append(flat[b_at : b_at + n_out])
+        w_at += n_in * n_out
+        b_at += n_out
+    return weights, biases
+
+
+def initial_params(sizes: Sequence[int], init: str, rng: np.random.Generator) -> Array:
+    """Flat initial weights then biases for ``init``:
+
+    - xavier: Glorot uniform U(−√(6/(in+out)), +√(6/(in+out))), biases 0;
+    - he: normal with standard deviation √(2/in), biases 0 (for ReLU-like layers);
+    - uniform: U[0, 1) for weights and biases, the primer's ``np.random.rand``;
+    - playground: TensorFlow Playground's U(−0.5, 0.5) with biases 0.1;
+    - zeros: everything 0 (a lesson in why symmetry must be broken).
+    """
+    if init not in INITIALIZATIONS:
+        raise ValueError(f"unknown initialization {init!r}; allowed: {', '.join(INITIALIZATIONS)}")
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        shape = (n_in * n_out,)
+        if init == "xavier":
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            weights.append(rng.uniform(-limit, limit, shape))
+            biases.append(np.zeros(n_out))
+        elif init == "he":
+            weights.append(rng.normal(0.0, np.sqrt(2.0 / n_in), shape))
+            biases.append(np.zeros(n_out))
+        elif init == "uniform":
+            weights.append(rng.random(shape))
+            biases.append(rng.random(n_out))
+        elif init == "playground":
+            weights.append(rng.uniform(-0.5, 0.5, shape))
+            biases.append(np.full(n_out, 0.1))
+        else:
+            weights.append(np.zeros(shape))
+            biases.append(np.zeros(n_out))
+    return np.concatenate(weights + biases)

@@ -1,0 +1,501 @@
+"""The Trainer: data + network + optimizer + random generator + counters + history.
+
+A ``Setup`` is the engine's whole description of a playground: what data, which features, what
+network, how it learns, and the seed. The same Setup always gives the same data, the same initial
+weights and the same training run, because every random draw comes from one of three streams
+derived from the seed (data, initial weights, training order) — so changing, say, the network
+never changes the data.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+import numpy as np
+
+from engine.activations import ACTIVATIONS
+from engine.datasets import (
+    DATASETS,
+    FEATURES,
+    SCALER_METHODS,
+    Dataset,
+    Scaler,
+    dataset_from_arrays,
+    feature_matrix,
+    make_dataset,
+    shuffle_split,
+)
+from engine.losses import (
+    REGULARIZATIONS,
+    add_penalty_gradient,
+    check_loss,
+    check_regularization,
+    loss_value,
+    output_gradient,
+)
+from engine.network import INITIALIZATIONS, Network
+from engine.nongradient import NON_GRADIENT_METHODS, check_method_fits, non_gradient_epoch
+from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_lr
+
+Array = np.ndarray
+HALF_SIDE = 6.0
+MAX_GRID = 100
+_DATA_STREAM, _INIT_STREAM, _TRAIN_STREAM = 0, 1, 2
+STATE_VERSION = 1
+OUTPUT_BY_PROBLEM = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything that defines a playground run. Invalid values raise ValueError on creation."""
+
+    dataset: str = "circle"
+    noise: float = 0.0
+    n_samples: int | None = None
+    n_classes: int = 3
+    train_fraction: float = 0.5
+    features: tuple[str, ...] = ("x1", "x2")
+    preprocessing: str = "none"
+    hidden: tuple[int, ...] = (4, 2)
+    activation: str | tuple[str, ...] = "tanh"
+    init: str = "xavier"
+    loss: str = "auto"
+    optimizer: str = "sgd"
+    learning_rate: float = 0.03
+    optimizer_params: Mapping[str, float] = field(default_factory=dict)
+    schedule: str = "constant"
+    schedule_params: Mapping[str, float] = field(default_factory=dict)
+    regularization: str = "none"
+    regularization_rate: float = 0.0
+    batch_size: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "hidden", tuple(int(n) for n in self.hidden))
+        if not isinstance(self.activation, str):
+            object.__setattr__(self, "activation", tuple(self.activation))
+        object.__setattr__(self, "optimizer_params", dict(self.optimizer_params))
+        object.__setattr__(self, "schedule_params", dict(self.schedule_params))
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("preprocessing", self.preprocessing, SCALER_METHODS)
+        _choice("init", self.init, INITIALIZATIONS)
+        _choice("optimizer", self.optimizer, (*OPTIMIZERS, *NON_GRADIENT_METHODS))
+        _choice("schedule", self.schedule, SCHEDULES)
+        for name in self.hidden_activations:
+            _choice("activation", name, ACTIVATIONS)
+        if not self.features or len(set(self.features)) != len(self.features):
+            raise ValueError(f"features must be a non-empty list without repeats, got {self.features}")
+        for name in self.features:
+            _choice("feature", name, FEATURES)
+        if any(n < 1 for n in self.hidden):
+            raise ValueError(f"every hidden layer needs at least 1 neuron, got {self.hidden}")
+        _number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
+        _number("train_fraction", self.train_fraction, low=0.1, high=0.9)
+        _number("noise", self.noise, low=0.0, high=0.5)
+        check_regularization(self.regularization, self.regularization_rate)
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number ≥ 1, got {self.batch_size!r}")
+        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a whole number ≥ 0, got {self.seed!r}")
+        if self.loss != "auto":
+            check_loss(self.loss, self.output)
+        check_method_fits(self.optimizer, self.hidden, self.problem)
+        # The optimizer and schedule validate their own parameters (names and ranges).
+        if self.optimizer in OPTIMIZERS:
+            make_optimizer(self.optimizer, 1, **self.optimizer_params)
+        elif self.optimizer_params:
+            raise ValueError(f"{self.optimizer} takes no optimizer parameters, got {dict(self.optimizer_params)}")
+        scheduled_lr(self.schedule, self.learning_rate, 0, **self.schedule_params)
+
+    @property
+    def problem(self) -> str:
+        return DATASETS[self.dataset].problem
+
+    @property
+    def output(self) -> str:
+        return OUTPUT_BY_PROBLEM[self.problem]
+
+
+    @property
+    def hidden_activations(self) -> tuple[str, ...]:
+        if isinstance(self.activation, str):
+            return (self.activation,) * len(self.hidden)
+        if len(self.activation) != len(self.hidden):
+            raise ValueError(
+                f"give one activation for all layers or one per hidden layer ({len(self.hidden)}), "
+                f"got {len(self.activation)}"
+            )
+        return self.activation
+
+
+def _choice(what: str, value: Any, allowed: Any) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _number(what: str, value: Any, *, low: float, high: float | None = None, low_inclusive: bool = True) -> None:
+    ok_type = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    if not ok_type or not np.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    too_low = value < low if low_inclusive else value <= low
+    if too_low or (high is not None and value > high):
+        bounds = f"{'≥' if low_inclusive else '>'} {low}" + (f" and ≤ {high}" if high is not None else "")
+        raise ValueError(f"{what} must be {bounds}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    epoch: int
+    reason: str
+
+
+@dataclass
+class History:
+    """One entry per epoch, epoch 0 being the untrained network. The metric is accuracy for
+    classification and R² for regression."""
+
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    train_metric: list[float] = field(default_factory=list)
+    test_metric: list[float] = field(default_factory=list)
+
+    def append(self, values: tuple[float, float, float, float]) -> None:
+        for series, value in zip(self._series(), values):
+            series.append(value)
+
+    def replace_last(self, values: tuple[float, float, float, float]) -> None:
+        for series, value in zip(self._series(), values):
+            series[-1] = value
+
+    def _series(self) -> tuple[list[float], ...]:
+        return self.train_loss, self.test_loss, self.train_metric, self.test_metric
+
+
+@dataclass
+class Snapshot:
+    """One moment of training, for drawing. Maps are sampled on a G×G grid over [-6, 6]²:
+    row i has x2 = grid[i], column j has x1 = grid[j]."""
+
+    epoch: int
+    grid: Array
+    output: Array  # (G, G), or (G, G, k) class probabilities for k classes
+    node_maps: list[Array]  # per layer of nodes (inputs first, then hidden): (nodes, G, G)
+    weights: list[Array]
+    biases: list[Array]
+    gradient_norms: list[float]
+
+
+class Trainer:
+    """Trains one network on one dataset, one epoch at a time. See ``docs/engine.md``."""
+
+    def __init__(self, setup: Setup | None = None, data: Dataset | None = None):
+        self.setup = setup or Setup()
+        self.custom_data = data
+        self._build_data()
+        self._build_network()
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _build_data(self) -> None:
+        s = self.setup
+        data_rng = np.random.default_rng([s.seed, _DATA_STREAM])
+        if self.custom_data is not None:
+            self.dataset = self.custom_data
+        else:
+            self.dataset = make_dataset(
+                s.dataset, noise=s.noise, seed=int(data_rng.integers(2**31)),
+                n_samples=s.n_samples, n_classes=s.n_classes,
+            )
+        self.train_data, self.test_data = shuffle_split(self.dataset, s.train_fraction, data_rng)
+        raw_train = feature_matrix(self.train_data.x, s.features)
+        self.scaler = Scaler.fit(s.preprocessing, raw_train)
+        self.x_train = self.scaler.transform(raw_train)
+        self.x_test = self.scaler.transform(feature_matrix(self.test_data.x, s.features))
+        self.y_train = self._encode(self.train_data)
+        self.y_test = self._encode(self.test_data)
+        self._grids: dict[int, tuple[Array, Array]] = {}
+
+    def _encode(self, data: Dataset) -> Array:
+        if data.problem == "multiclass":
+            return np.eye(data.n_classes)[data.y]
+        return data.y.reshape(-1, 1).astype(np.float64)
+
+    @property
+    def problem(self) -> str:
+        return self.dataset.problem
+
+    @property
+    def output(self) -> str:
+        return OUTPUT_BY_PROBLEM[self.problem]
+
+    @property
+    def loss_name(self) -> str:
+        """The loss in use: 'auto' means cross-entropy for classes and MSE for regression."""
+        if self.setup.loss != "auto":
+            return self.setup.loss
+        return "mse" if self.problem == "regression" else "cross_entropy"
+
+    def _build_network(self) -> None:
+        s = self.setup
+        check_loss(self.loss_name, self.output)
+        check_method_fits(s.optimizer, s.hidden, self.problem)
+        sizes = (len(s.features), *s.hidden, self.y_train.shape[1])
+        init_rng = np.random.default_rng([s.seed, _INIT_STREAM])
+        self.network = Network.create(sizes, s.hidden_activations, self.output, s.init, init_rng)
+        self.rng = np.random.default_rng([s.seed, _TRAIN_STREAM])
+        self._build_optimizer()
+        self.epoch = 0
+        self.iteration = 0
+        self.divergence: Divergence | None = None
+        self.history = History()
+        self.history.append(self.evaluate())
+
+    def _build_optimizer(self) -> None:
+        s = self.setup
+        if s.optimizer in NON_GRADIENT_METHODS:
+            self.optimizer = None
+            return
+        mask = np.arange(len(self.network.params)) < self.network.n_weights
+        self.optimizer = make_optimizer(s.optimizer, len(self.network.params), mask, **s.optimizer_params)
+
+    # -- changing -----------------------------------------------------------------------------
+
+    def reconfigure(self, setup: Setup) -> str:
+        """Move to ``setup``, rebuilding only what the change requires, and say what that was:
+        'data' (new data and a new network), 'network' (new initial weights), 'optimizer' (same
+        weights, fresh optimizer state), 'training' (same weights and optimizer state: learning
+        rate, schedule, hyper-parameters, loss, regularisation, batch size) or 'nothing'.
+        On ValueError nothing has changed."""
+        old = self.setup
+        changed = {f.name for f in fields(Setup) if getattr(old, f.name) != getattr(setup, f.name)}
+        if not changed:
+            return "nothing"
+        candidate = Trainer.__new__(Trainer)
+        candidate.__dict__.update(self.__dict__)
+        candidate.setup = setup
+        data_fields = {"dataset", "noise", "n_samples", "n_classes", "train_fraction", "seed",
+                       "features", "preprocessing"}
+        network_fields = {"hidden", "activation", "init"}
+        if changed & data_fields:
+            candidate._build_data()
+            candidate._build_network()
+            what = "data"
+        elif changed & network_fields:
+            candidate._build_network()
+            what = "network"
+        else:
+            check_loss(candidate.loss_name, candidate.output)
+            check_method_fits(setup.optimizer, setup.hidden, candidate.problem)
+            if "optimizer" in changed:
+                candidate._build_optimizer()
+                what = "optimizer"
+            else:
+                if self.optimizer is not None and "optimizer_params" in changed:
+                    candidate.optimizer = self.optimizer.with_hyper(**setup.optimizer_params)
+                what = "training"
+            if "loss" in changed:
+                candidate.history = copy.deepcopy(self.history)
+                candidate.history.replace_last(candidate.evaluate())
+        self.__dict__.update(candidate.__dict__)
+        return what
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start again from the initial weights of ``seed`` (the current one by default).
+        A new seed draws new data as well as new weights."""
+        if seed is None or seed == self.setup.seed:
+            self._build_network()
+        else:  # the seed also draws the data, so this is a whole new start
+            self.reconfigure(replace(self.setup, seed=seed))
+
+    def set_weight(self, layer: int, source: int, target: int, value: float) -> None:
+        """Set the weight of the edge from node ``source`` of layer ``layer`` to node ``target``
+        of the next layer. The current losses are re-evaluated in place of the last ones."""
+        self._check_layer(layer)
+        w = self.network.weights[layer]
+        _index("source", source, w.shape[0])
+        _index("target", target, w.shape[1])
+        _number("weight", value, low=-1e6, high=1e6)
+        w[source, target] = value
+        self.history.replace_last(self.evaluate())
+
+    def set_bias(self, layer: int, node: int, value: float) -> None:
+        """Set the bias of ``node`` in the layer that ``layer``'s weights lead into."""
+        self._check_layer(layer)
+        b = self.network.biases[layer]
+        _index("node", node, b.shape[0])
+        _number("bias", value, low=-1e6, high=1e6)
+        b[node] = value
+        self.history.replace_last(self.evaluate())
+
+    def _check_layer(self, layer: int) -> None:
+        _index("layer", layer, self.network.n_layers)
+
+    # -- training -----------------------------------------------------------------------------
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate of the next epoch, after the schedule."""
+        s = self.setup
+        return scheduled_lr(s.schedule, s.learning_rate, self.epoch, **s.schedule_params)
+
+    @property
+    def zero_gradient_reason(self) -> str | None:
+        """Why gradient descent cannot learn here, or None when it can."""
+        if self.optimizer is not None and self.network.blocked_by_step():
+            return "the step activation has a zero derivative everywhere, so no gradient flows back"
+        return None
+
+    def step(self, epochs: int = 1) -> int:
+        """Train ``epochs`` epochs (stopping early if training diverges); return how many ran."""
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a whole number ≥ 0, got {epochs!r}")
+        ran = 0
+        with np.errstate(all="ignore"):
+            for _ in range(epochs):
+                if self.divergence is not None:
+                    break
+                self._one_epoch()
+                ran += self.divergence is None
+        return ran
+
+    def _one_epoch(self) -> None:
+        net, s = self.network, self.setup
+        saved = (net.params.copy(), copy.deepcopy(self.optimizer), self.rng.bit_generator.state, self.iteration)
+        lr = self.learning_rate
+        order = self.rng.permutation(len(self.x_train))
+        xs, ys = self.x_train[order], self.y_train[order]
+        if self.optimizer is None:
+            self.iteration += non_gradient_epoch(s.optimizer, self, xs, ys, lr)
+        else:
+            batch = len(xs) if s.optimizer == "gd" else min(s.batch_size, len(xs))
+            weights, weight_grads = net.params[: net.n_weights], net.grads[: net.n_weights]
+            loss, output, step = self.loss_name, net.output, self.optimizer.step
+            for start in range(0, len(xs), batch):
+                forward = net.forward(xs[start : start + batch])
+                net.backward(forward, output_gradient(loss, output, forward.zs[-1], forward.output,
+                                                      ys[start : start + batch]))
+                add_penalty_gradient(s.regularization, s.regularization_rate, weights, weight_grads)
+                step(net.params, net.grads, lr)
+                self.iteration += 1
+        values = self.evaluate()
+        if not (np.isfinite(values).all() and np.isfinite(net.params).all()):
+            net.params[:] = saved[0]
+            self.optimizer = saved[1]
+            self.rng.bit_generator.state = saved[2]
+            self.iteration = saved[3]
+            self.divergence = Divergence(
+                self.epoch + 1,
+                f"the loss or a weight became infinite or NaN at epoch {self.epoch + 1} "
+                f"(learning rate {lr:g}); the weights of epoch {self.epoch} were kept",
+            )
+            return
+        self.epoch += 1
+        self.history.append(values)
+
+    def batch_loss(self, x: Array, y: Array) -> float:
+        """The data loss (no penalty) of the current weights on one batch."""
+        forward = self.network.forward(x)
+        return loss_value(self.loss_name, self.network.output, forward.zs[-1], forward.output, y)
+
+    def evaluate(self) -> tuple[float, float, float, float]:
+        """Train loss, test loss, train metric, test metric (accuracy, or R² for regression)."""
+        return (
+            self.batch_loss(self.x_train, self.y_train),
+            self.batch_loss(self.x_test, self.y_test),
+            self._metric(self.x_train, self.y_train),
+            self._metric(self.x_test, self.y_test),
+        )
+
+    def _metric(self, x: Array, y: Array) -> float:
+        predicted = self.network.predict(x)
+        if self.problem == "regression":
+            total = float(np.sum((y - y.mean()) ** 2))
+            residual = float(np.sum((y - predicted) ** 2))
+            return 1.0 - residual / total if total > 0 else 0.0
+        if self.problem == "binary":
+            return float(np.mean((predicted >= 0.5) == (y >= 0.5)))
+        return float(np.mean(predicted.argmax(axis=1) == y.argmax(axis=1)))
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def snapshot(self, grid_size: int = 50) -> Snapshot:
+        """Every node's map over the input square in one vectorised forward pass."""
+        if not isinstance(grid_size, (int, np.integer)) or not 2 <= grid_size <= MAX_GRID:
+            raise ValueError(f"grid_size must be a whole number from 2 to {MAX_GRID}, got {grid_size!r}")
+        grid, inputs = self._grid(grid_size)
+        with np.errstate(all="ignore"):
+            forward = self.network.forward(inputs)
+        g = grid_size
+        output = forward.output.reshape(g, g, -1)
+        node_maps = [a.T.reshape(a.shape[1], g, g) for a in forward.activations[:-1]]
+        net = self.network
+        return Snapshot(
+            epoch=self.epoch,
+            grid=grid,
+            output=output[:, :, 0] if output.shape[2] == 1 else output,
+            node_maps=node_maps,
+            weights=[w.copy() for w in net.weights],
+            biases=[b.copy() for b in net.biases],
+            gradient_norms=net.gradient_norms(),
+        )
+
+    def _grid(self, grid_size: int) -> tuple[Array, Array]:
+        if grid_size not in self._grids:
+            grid = np.linspace(-HALF_SIDE, HALF_SIDE, grid_size)
+            x1, x2 = np.meshgrid(grid, grid)
+            points = np.column_stack([x1.ravel(), x2.ravel()])
+            self._grids[grid_size] = (grid, self.scaler.transform(feature_matrix(points, self.setup.features)))
+        return self._grids[grid_size]
+
+    # -- saving -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict from which ``from_dict`` continues exactly where this trainer is."""
+        setup = asdict(self.setup)
+        setup["features"], setup["hidden"] = list(setup["features"]), list(setup["hidden"])
+        if not isinstance(setup["activation"], str):
+            setup["activation"] = list(setup["activation"])
+        custom = None
+        if self.custom_data is not None:
+            custom = {"x": self.custom_data.x.tolist(), "y": self.custom_data.y.tolist(),
+                      "problem": self.custom_data.problem}
+        return {
+            "version": STATE_VERSION,
+            "setup": setup,
+            "custom_data": custom,
+            "params": self.network.params.tolist(),
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "epoch": self.epoch,
+            "iteration": self.iteration,
+            "history": asdict(self.history),
+            "divergence": None if self.divergence is None else asdict(self.divergence),
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> "Trainer":
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported trainer state version {state.get('version')!r}; expected {STATE_VERSION}")
+        custom = state.get("custom_data")
+        data = None if custom is None else dataset_from_arrays(custom["x"], custom["y"], custom["problem"])
+        trainer = cls(Setup(**state["setup"]), data)
+        params = np.asarray(state["params"], dtype=np.float64)
+        if params.shape != trainer.network.params.shape or not np.isfinite(params).all():
+            raise ValueError(f"params must be {trainer.network.params.shape[0]} finite numbers")
+        trainer.network.params[:] = params
+        if trainer.optimizer is not None:
+            trainer.optimizer.load_state_dict(state["optimizer"])
+        trainer.rng.bit_generator.state = state["rng"]
+        trainer.epoch = int(state["epoch"])
+        trainer.iteration = int(state["iteration"])
+        trainer.history = History(**{k: [float(v) for v in vs] for k, vs in state["history"].items()})
+        trainer.divergence = None if state["divergence"] is None else Divergence(**state["divergence"])
+        return trainer
+
+
+def _index(what: str, value: Any, size: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value < size:
+        raise ValueError(f"{what} must be a whole number from 0 to {size - 1}, got {value!r}")

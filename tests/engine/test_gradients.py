@@ -1,0 +1,82 @@
+"""Backpropagation against central differences, for every activation, loss and penalty."""
+
+import zlib
+
+import numpy as np
+import pytest
+
+from engine.activations import ACTIVATIONS
+from engine.losses import add_penalty_gradient, loss_value, output_gradient, penalty
+from engine.network import Network
+
+DIFFERENTIABLE = [name for name, a in ACTIVATIONS.items() if a.learns_by_gradient]
+# (output rule, loss, number of outputs)
+HEADS = [("sigmoid", "mse", 1), ("sigmoid", "cross_entropy", 1), ("softmax", "mse", 3),
+         ("softmax", "cross_entropy", 3), ("linear", "mse", 1)]
+
+
+def _targets(output: str, n_out: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    if output == "sigmoid":
+        return rng.integers(0, 2, (m, 1)).astype(float)
+    if output == "softmax":
+        return np.eye(n_out)[rng.integers(0, n_out, m)]
+    return rng.normal(size=(m, 1))
+
+
+def _objective(net: Network, x, y, loss, reg, rate) -> float:
+    fp = net.forward(x)
+    return loss_value(loss, net.output, fp.zs[-1], fp.output, y) + penalty(reg, rate, net.params[: net.n_weights])
+
+
+@pytest.mark.parametrize("activation", DIFFERENTIABLE)
+@pytest.mark.parametrize("output,loss,n_out", HEADS)
+@pytest.mark.parametrize("reg", ["none", "l1", "l2"])
+def test_backprop_matches_central_differences(activation, output, loss, n_out, reg):
+    rng = np.random.default_rng(zlib.crc32(f"{activation}/{output}/{loss}/{reg}".encode()))
+    sizes = (3, 4, 3, n_out)
+    net = Network.create(sizes, [activation, activation], output, "xavier", rng)
+    net.params[:] = rng.normal(0.0, 0.8, net.params.shape)  # biases too, away from kinks
+    x = rng.normal(size=(7, 3))
+    y = _targets(output, n_out, 7, rng)
+    rate = 0.05
+
+    fp = net.forward(x)
+    net.backward(fp, output_gradient(loss, output, fp.zs[-1], fp.output, y))
+    add_penalty_gradient(reg, rate, net.params[: net.n_weights], net.grads[: net.n_weights])
+    analytic = net.grads.copy()
+
+    numeric = np.empty_like(analytic)
+    h = 1e-6
+    for i in range(len(net.params)):
+        saved = net.params[i]
+        net.params[i] = saved + h
+        up = _objective(net, x, y, loss, reg, rate)
+        net.params[i] = saved - h
+        down = _objective(net, x, y, loss, reg, rate)
+        net.params[i] = saved
+        numeric[i] = (up - down) / (2 * h)
+
+    relative = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-12)
+    assert relative < 1e-6, f"relative error {relative:.2e}"
+
+
+def test_step_activation_is_flagged_and_has_zero_gradient():
+    rng = np.random.default_rng(0)
+    net = Network.create((2, 3, 1), ["step"], "sigmoid", "xavier", rng)
+    x = rng.normal(size=(5, 2))
+    fp = net.forward(x)
+    net.backward(fp, output_gradient("mse", "sigmoid", fp.zs[-1], fp.output, np.ones((5, 1))))
+    assert net.blocked_by_step()
+    assert np.all(net.grad_weights[0] == 0.0)
+    assert np.any(net.grad_weights[1] != 0.0)
+
+
+def test_stable_cross_entropy_for_extreme_logits():
+    z = np.array([[1000.0], [-1000.0]])
+    y = np.array([[1.0], [0.0]])
+    a = 0.5 * (1 + np.tanh(0.5 * z))
+    assert loss_value("cross_entropy", "sigmoid", z, a, y) == pytest.approx(0.0, abs=1e-12)
+    assert loss_value("cross_entropy", "sigmoid", z, a, 1 - y) == pytest.approx(1000.0)
+    logits = np.array([[1000.0, -1000.0, 0.0]])
+    probs = np.exp(logits - logits.max()); probs /= probs.sum()
+    assert np.isfinite(loss_value("cross_entropy", "softmax", logits, probs, np.array([[0.0, 1.0, 0.0]])))
