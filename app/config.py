@@ -1,0 +1,286 @@
+"""PlaygroundConfig: the one validated model of a playground configuration.
+
+The same field names are used everywhere: the form's inputs, the URL query (``?dataset=xor&
+layers=4,2&lr=0.03``), the JSON API and, through ``to_setup``, the engine. Every limit the server
+enforces is a named constant here; the engine's registries supply the allowed names, so a new
+activation or dataset in the engine appears in the form, the URL and the API at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.activations import ACTIVATIONS
+from engine.datasets import DATASETS, FEATURES, SCALER_METHODS
+from engine.losses import LOSSES, REGULARIZATIONS
+from engine.network import INITIALIZATIONS
+from engine.nongradient import NON_GRADIENT_METHODS
+from engine.optimizers import OPTIMIZERS, SCHEDULES
+from engine.trainer import Setup
+
+# -- limits, enforced by the server (the form only offers what these allow) ----------------------
+MAX_HIDDEN_LAYERS = 6
+MAX_NEURONS = 8
+MAX_BATCH = 100
+MIN_NOISE, MAX_NOISE = 0, 50  # percent
+MIN_TRAIN, MAX_TRAIN = 10, 90  # percent of the points used for training
+MIN_CLASSES, MAX_CLASSES = 3, 5
+MAX_LEARNING_RATE = 10.0
+MAX_REG_RATE = 10.0
+MAX_SEED = 2**31 - 1
+MAX_EPOCHS_PER_STEP = 100
+MIN_GRID, MAX_GRID, DEFAULT_GRID = 10, 100, 50
+
+# The dropdowns' choices (the API accepts any value in range).
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+REG_RATES = (0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+BATCH_SIZES = (1, 2, 5, 10, 20, 30, 50, 100)
+
+# Controls a lesson link can hide (``hide=noise,lr``) and whether the article text shows.
+HIDEABLE = (
+    "dataset", "noise", "train", "batch", "regenerate", "preprocessing", "features", "layers",
+    "activation", "init", "loss", "optimizer", "lr", "schedule", "reg", "problem", "show_test",
+    "discretize", "reset", "step", "play", "language", "lesson_links", "gallery",
+)
+
+DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
+FeatureName = Literal[tuple(FEATURES)]  # type: ignore[valid-type]
+ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+OptimizerName = Literal[(*OPTIMIZERS, *NON_GRADIENT_METHODS)]  # type: ignore[valid-type]
+HideableName = Literal[HIDEABLE]  # type: ignore[valid-type]
+Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS)]
+
+
+def _hyper(minimum: float, maximum: float, integer: bool = False) -> Any:
+    kind = int if integer else float
+    return Annotated[kind | None, Field(default=None, ge=minimum, le=maximum, allow_inf_nan=False)]
+
+
+def _hyper_field(optimizer_or_schedule: Mapping[str, Any], name: str) -> Any:
+    """A field for a hyper-parameter, with the range the engine accepts for it."""
+    for spec in optimizer_or_schedule.values():
+        for param in spec.hyper:
+            if param.name == name:
+                return _hyper(param.minimum, param.maximum, param.integer)
+    raise KeyError(name)
+
+
+OPTIMIZER_PARAMS = tuple(dict.fromkeys(p.name for s in OPTIMIZERS.values() for p in s.hyper))
+SCHEDULE_PARAMS = tuple(dict.fromkeys(p.name for s in SCHEDULES.values() for p in s.hyper))
+
+
+class PlaygroundConfig(BaseModel):
+    """A whole playground. Field names are the URL query keys and the API's JSON keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: DatasetName = "circle"
+    noise: Annotated[int, Field(ge=MIN_NOISE, le=MAX_NOISE)] = 0
+    train: Annotated[int, Field(ge=MIN_TRAIN, le=MAX_TRAIN)] = 50
+    classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES)] = 3
+    features: Annotated[tuple[FeatureName, ...], Field(min_length=1)] = ("x1", "x2")
+    preprocessing: Literal[SCALER_METHODS] = "none"  # type: ignore[valid-type]
+    layers: Annotated[tuple[Neurons, ...], Field(max_length=MAX_HIDDEN_LAYERS)] = (4, 2)
+    activation: ActivationName = "tanh"
+    init: Literal[INITIALIZATIONS] = "xavier"  # type: ignore[valid-type]
+    loss: Literal[("auto", *LOSSES)] = "auto"  # type: ignore[valid-type]
+    optimizer: OptimizerName = "sgd"
+    lr: Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)] = 0.03
+    momentum: _hyper_field(OPTIMIZERS, "momentum") = None
+    beta1: _hyper_field(OPTIMIZERS, "beta1") = None
+    beta2: _hyper_field(OPTIMIZERS, "beta2") = None
+    eps: _hyper_field(OPTIMIZERS, "eps") = None
+    alpha: _hyper_field(OPTIMIZERS, "alpha") = None
+    weight_decay: _hyper_field(OPTIMIZERS, "weight_decay") = None
+    schedule: Literal[tuple(SCHEDULES)] = "constant"  # type: ignore[valid-type]
+    step_size: _hyper_field(SCHEDULES, "step_size") = None
+    gamma: _hyper_field(SCHEDULES, "gamma") = None
+    decay: _hyper_field(SCHEDULES, "decay") = None
+    reg: Literal[REGULARIZATIONS] = "none"  # type: ignore[valid-type]
+    reg_rate: Annotated[float, Field(ge=0, le=MAX_REG_RATE, allow_inf_nan=False)] = 0.0
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 10
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    show_test: bool = False
+    discretize: bool = False
+    hide: tuple[HideableName, ...] = ()
+    hide_text: bool = False
+
+    @field_validator("features", "hide")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("each value may appear only once")
+        return value
+
+    @model_validator(mode="after")
+    def _only_relevant_hyper_parameters(self) -> "PlaygroundConfig":
+        """Forget hyper-parameters the chosen optimizer or schedule does not use, so that one
+        configuration has one URL."""
+        used = set(self.optimizer_params()) | set(self.schedule_params())
+        for name in (*OPTIMIZER_PARAMS, *SCHEDULE_PARAMS):
+            if name not in used and getattr(self, name) is not None:
+                object.__setattr__(self, name, None)
+        return self
+
+    @property
+    def problem(self) -> str:
+        return DATASETS[self.dataset].problem
+
+    def optimizer_params(self) -> dict[str, float]:
+        """The chosen optimizer's hyper-parameters that were set (the rest take engine defaults)."""
+        spec = OPTIMIZERS.get(self.optimizer)
+        names = [p.name for p in spec.hyper] if spec else []
+        return {n: getattr(self, n) for n in names if getattr(self, n, None) is not None}
+
+    def schedule_params(self) -> dict[str, float]:
+        names = [p.name for p in SCHEDULES[self.schedule].hyper]
+        return {n: getattr(self, n) for n in names if getattr(self, n, None) is not None}
+
+    def to_setup(self) -> Setup:
+        """The engine's description of this playground (raises ValueError if they disagree)."""
+        return Setup(
+            dataset=self.dataset,
+            noise=self.noise / 100,
+            n_classes=self.classes,
+            train_fraction=self.train / 100,
+            features=self.features,
+            preprocessing=self.preprocessing,
+            hidden=self.layers,
+            activation=self.activation,
+            init=self.init,
+            loss=self.loss,
+            optimizer=self.optimizer,
+            learning_rate=self.lr,
+            optimizer_params=self.optimizer_params(),
+            schedule=self.schedule,
+            schedule_params=self.schedule_params(),
+            regularization=self.reg,
+            regularization_rate=self.reg_rate,
+            batch_size=self.batch,
+            seed=self.seed,
+        )
+
+    def to_query(self) -> str:
+        """The canonical, readable query string (without '?') that ``parse_query`` reads back."""
+        parts = []
+        for name, value in self.model_dump().items():
+            if value is None or (name in _SHOWN_WHEN_SET and not value):
+                continue
+            parts.append(f"{name}={_format(value)}")
+        return "&".join(parts)
+
+    def with_changes(self, **changes: Any) -> "PlaygroundConfig":
+        """A validated copy with ``changes`` applied (raises ConfigError)."""
+        return validate_config({**self.model_dump(), **changes})
+
+
+# Fields left out of the URL while they are off/empty (the rest always appear).
+_SHOWN_WHEN_SET = ("show_test", "discretize", "hide", "hide_text")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (tuple, list)):
+        return ",".join(_format(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back to the same float
+    return str(value)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """What was wrong with one field: an English ``message`` for the API, and a ``code`` with
+    ``params`` from which the page words it in the student's language (see app/i18n.py)."""
+
+    field: str
+    message: str
+    code: str = "invalid"
+    params: tuple[tuple[str, str], ...] = ()
+
+
+class ConfigError(ValueError):
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+LIST_FIELDS = ("features", "layers", "hide")
+
+
+def validate_config(data: Mapping[str, Any]) -> PlaygroundConfig:
+    """Validate a whole configuration; ConfigError lists a message for each bad field."""
+    try:
+        config = PlaygroundConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError([_field_error(e) for e in exc.errors()]) from None
+    cross = _cross_field_error(config)
+    if cross:
+        raise ConfigError([cross])
+    return config
+
+
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    loc = [str(part) for part in error["loc"]]
+    field = loc[0] if loc else "config"
+    message, code = error["msg"], error["type"]
+    params = {k: _format(v) if not isinstance(v, str) else v for k, v in (error.get("ctx") or {}).items()}
+    if code == "extra_forbidden":
+        message = f"unknown setting; allowed: {', '.join(PlaygroundConfig.model_fields)}"
+        params = {"allowed": ", ".join(PlaygroundConfig.model_fields)}
+    elif len(loc) > 1 and loc[1].isdigit():
+        message = f"item {int(loc[1]) + 1}: {message}"
+    return FieldError(field, message, code, tuple(sorted(params.items())))
+
+
+def _cross_field_error(config: PlaygroundConfig) -> FieldError | None:
+    """Rules that involve two fields, reported on the field a student would change."""
+    try:
+        config.to_setup()
+    except ValueError as exc:
+        text = str(exc)
+        if "cross_entropy" in text:
+            return FieldError("loss", text, "loss_needs_classes")
+        if "perceptron" in text:
+            return FieldError("optimizer", text, "perceptron_shape")
+        return FieldError("config", text)
+    return None
+
+
+def parse_form_values(items: list[tuple[str, str]]) -> dict[str, Any]:
+    """Raw strings from a query or form (repeated keys allowed) -> the values to validate.
+
+    List fields accept both ``layers=4,2`` and repeated keys; an empty ``layers=`` means no
+    hidden layer. Booleans are written 1/0 (``true``/``false`` and ``on`` are accepted)."""
+    values: dict[str, Any] = {}
+    for key, raw in items:
+        if key in LIST_FIELDS:
+            parts = [p.strip() for p in raw.split(",") if p.strip()]
+            values[key] = (*values.get(key, ()), *parts)
+        elif key in PlaygroundConfig.model_fields and PlaygroundConfig.model_fields[key].annotation is bool:
+            values[key] = raw.strip().lower() in ("1", "true", "on", "yes")
+        else:
+            values[key] = raw.strip()
+    return values
+
+
+def parse_query(items: list[tuple[str, str]], ignore: tuple[str, ...] = ()) -> tuple[PlaygroundConfig, list[FieldError]]:
+    """Read a URL query leniently: a bad or unknown value falls back to its default and is
+    reported, so a hand-edited link always opens a working page. Keys in ``ignore`` (such as
+    ``lang``) belong to the page, not to the configuration."""
+    values = parse_form_values([(k, v) for k, v in items if k not in ignore])
+    notes: list[FieldError] = []
+    for _ in range(len(values) + 1):
+        try:
+            return validate_config(values), notes
+        except ConfigError as exc:
+            for error in exc.errors:
+                notes.append(FieldError(error.field, f"{_format(values.get(error.field, ''))!r} ignored: "
+                                        f"{error.message}", error.code, error.params))
+                if error.field not in values:  # a rule between fields: drop the one that was named
+                    values.clear()
+                values.pop(error.field, None)
+    return PlaygroundConfig(), notes
