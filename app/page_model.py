@@ -1,0 +1,207 @@
+"""What the page templates show, computed here so that templates only format.
+
+The network diagram's geometry, the dropdowns' choices, the small dataset previews and the
+activation curve are plain data; the templates place them and the JavaScript animates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from app.config import (
+    BATCH_SIZES,
+    LEARNING_RATES,
+    MAX_HIDDEN_LAYERS,
+    MAX_NEURONS,
+    REG_RATES,
+    PlaygroundConfig,
+)
+from engine.activations import ACTIVATIONS
+from engine.datasets import DATASETS, FEATURE_LABELS, FEATURES, PROBLEMS, SCALER_METHODS, make_dataset
+from engine.losses import LOSSES, REGULARIZATIONS
+from engine.network import INITIALIZATIONS
+from engine.nongradient import NON_GRADIENT_METHODS
+from engine.optimizers import OPTIMIZERS, SCHEDULES
+
+NODE_SIZE = 40
+COLUMN_WIDTH = 118
+ROW_HEIGHT = 50
+NEW_LAYER_NEURONS = 2
+# Okabe–Ito colours: told apart by students with any common colour-vision deficiency.
+CLASS_COLOURS = ("#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9")
+NEGATIVE, POSITIVE = "#E69F00", "#0072B2"
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    x: int
+    y: int
+    layer: int
+    index: int
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Edge:
+    id: str
+    path: str
+    layer: int
+    source: int
+    target: int
+
+
+@dataclass(frozen=True)
+class HiddenLayerControls:
+    x: int
+    neurons: int
+    more: str | None  # the `layers` value after adding a neuron here (None at the limit)
+    fewer: str | None
+
+
+@dataclass(frozen=True)
+class NetworkLayout:
+    width: int
+    height: int
+    nodes: list[Node]
+    edges: list[Edge]
+    layer_controls: list[HiddenLayerControls]
+    add_layer: str | None  # the `layers` value after adding a layer (None at the limit)
+    remove_layer: str | None
+    n_hidden: int
+
+
+def _layers_value(layers: tuple[int, ...]) -> str:
+    return ",".join(str(n) for n in layers)
+
+
+def network_layout(config: PlaygroundConfig, n_outputs: int) -> NetworkLayout:
+    """Node positions (feature inputs, hidden layers, output) and a curve for every weight."""
+    columns = [len(config.features), *config.layers, 1]
+    height = max(*columns, 2) * ROW_HEIGHT + 20
+    nodes: list[Node] = []
+    for layer, count in enumerate(columns):
+        x = layer * COLUMN_WIDTH + 10
+        top = (height - count * ROW_HEIGHT) // 2 + 5
+        for index in range(count):
+            label = FEATURE_LABELS[config.features[index]] if layer == 0 else ""
+            nodes.append(Node(f"node-{layer}-{index}", x, top + index * ROW_HEIGHT, layer, index, label))
+    by_layer = [[n for n in nodes if n.layer == layer] for layer in range(len(columns))]
+    edges = []
+    for layer in range(len(columns) - 1):
+        for s in by_layer[layer]:
+            for t in by_layer[layer + 1]:
+                x0, y0 = s.x + NODE_SIZE, s.y + NODE_SIZE // 2
+                x1, y1 = t.x, t.y + NODE_SIZE // 2
+                mid = (x0 + x1) // 2
+                path = f"M{x0},{y0} C{mid},{y0} {mid},{y1} {x1},{y1}"
+                edges.append(Edge(f"edge-{layer}-{s.index}-{t.index}", path, layer, s.index, t.index))
+    controls = []
+    for i, count in enumerate(config.layers):
+        more = list(config.layers)
+        fewer = list(config.layers)
+        more[i] += 1
+        fewer[i] -= 1
+        controls.append(HiddenLayerControls(
+            x=(i + 1) * COLUMN_WIDTH + 10,
+            neurons=count,
+            more=_layers_value(tuple(more)) if count < MAX_NEURONS else None,
+            fewer=_layers_value(tuple(fewer)) if count > 1 else None,
+        ))
+    n_hidden = len(config.layers)
+    return NetworkLayout(
+        width=len(columns) * COLUMN_WIDTH,
+        height=height,
+        nodes=nodes,
+        edges=edges,
+        layer_controls=controls,
+        add_layer=_layers_value((*config.layers, NEW_LAYER_NEURONS)) if n_hidden < MAX_HIDDEN_LAYERS else None,
+        remove_layer=_layers_value(config.layers[:-1]) if n_hidden else None,
+        n_hidden=n_hidden,
+    )
+
+
+@dataclass(frozen=True)
+class Options:
+    """The choices each dropdown offers. ``choices`` holds the named ones (kind -> names), whose
+    labels come from the catalogue as ``kind.name``."""
+
+    datasets_by_problem: dict[str, list[str]]
+    choices: dict[str, tuple[str, ...]]
+    features: tuple[str, ...]
+    feature_labels: dict[str, str]
+    optimizer_params: dict[str, list[tuple[str, float, float, float]]]
+    schedule_params: dict[str, list[tuple[str, float, float, float]]]
+    learning_rates: tuple[float, ...]
+    reg_rates: tuple[float, ...]
+    batch_sizes: tuple[int, ...]
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.choices["problem"]
+
+
+def _params(registry) -> dict[str, list[tuple[str, float, float, float]]]:
+    return {name: [(p.name, p.default, p.minimum, p.maximum) for p in spec.hyper] for name, spec in registry.items()}
+
+
+OPTIONS = Options(
+    datasets_by_problem={p: [n for n, s in DATASETS.items() if s.problem == p] for p in PROBLEMS},
+    choices={
+        "problem": PROBLEMS,
+        "activation": tuple(ACTIVATIONS),
+        "optimizer": (*OPTIMIZERS, *NON_GRADIENT_METHODS),
+        "schedule": tuple(SCHEDULES),
+        "reg": REGULARIZATIONS,
+        "loss": ("auto", *LOSSES),
+        "preprocessing": SCALER_METHODS,
+        "init": INITIALIZATIONS,
+    },
+    features=tuple(FEATURES),
+    feature_labels=FEATURE_LABELS,
+    optimizer_params=_params(OPTIMIZERS),
+    schedule_params=_params(SCHEDULES),
+    learning_rates=LEARNING_RATES,
+    reg_rates=REG_RATES,
+    batch_sizes=BATCH_SIZES,
+)
+
+
+def first_dataset_of(problem: str) -> str:
+    return OPTIONS.datasets_by_problem[problem][0]
+
+
+@lru_cache(maxsize=None)
+def dataset_preview(name: str) -> str:
+    """A tiny SVG of the dataset (drawn once per process) for the dataset picker."""
+    data = make_dataset(name, noise=0.0, seed=1)
+    pick = np.random.default_rng(0).permutation(len(data.x))[:120]
+    x, y = data.x[pick], data.y[pick]
+    if data.problem == "regression":
+        colours = [POSITIVE if v >= 0 else NEGATIVE for v in y]
+    elif data.problem == "binary":
+        colours = [POSITIVE if v >= 0.5 else NEGATIVE for v in y]
+    else:
+        colours = [CLASS_COLOURS[int(v)] for v in y]
+    dots = "".join(
+        f'<circle cx="{(px + 6) * 4:.1f}" cy="{(6 - py) * 4:.1f}" r="1.6" fill="{c}"/>'
+        for (px, py), c in zip(x, colours)
+    )
+    return f'<svg viewBox="0 0 48 48" width="48" height="48" aria-hidden="true">{dots}</svg>'
+
+
+@lru_cache(maxsize=None)
+def activation_curve(name: str) -> dict[str, list[float] | str]:
+    """The activation and its derivative on [-5, 5], for the small chart beside the network."""
+    activation = ACTIVATIONS[name]
+    z = np.linspace(-5, 5, 201)
+    a = activation.function(z)
+    return {
+        "z": np.round(z, 3).tolist(),
+        "f": np.round(a, 4).tolist(),
+        "df": np.round(activation.derivative(z, a), 4).tolist(),
+        "formula": activation.formula,
+    }

@@ -1,0 +1,185 @@
+"""The HTML page and its HTMX partial: the playground form, re-rendered on every change.
+
+``GET /`` reads the configuration from the URL (leniently: bad values fall back to defaults and
+are listed on the page), creates a session and renders the page with the first frame inline.
+``POST /s/{sid}/config`` receives the whole form; a valid change is applied to the session and
+the re-rendered playground comes back with ``HX-Replace-Url`` so the address bar stays a
+shareable link; an invalid one leaves the session as it was and says why, in place.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.config import (
+    BATCH_SIZES,
+    LEARNING_RATES,
+    REG_RATES,
+    MAX_NOISE,
+    MAX_SEED,
+    MAX_TRAIN,
+    MIN_NOISE,
+    MIN_TRAIN,
+    ConfigError,
+    FieldError,
+    PlaygroundConfig,
+    parse_form_values,
+    parse_query,
+    validate_config,
+)
+from app.frames import build_frame, data_points
+from app.i18n import LANGUAGES, choose_language, describe_error, translator
+from app.paths import TEMPLATES_DIR
+from app.page_model import (
+    CLASS_COLOURS,
+    NEGATIVE,
+    OPTIONS,
+    POSITIVE,
+    activation_curve,
+    dataset_preview,
+    first_dataset_of,
+    network_layout,
+)
+from app.sessions import Session, SessionStore, get_store
+from engine.datasets import DATASETS
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+PAGE_KEYS = ("lang",)  # query keys that belong to the page, not to the configuration
+ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
+JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "invalid_number",
+               "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients")
+
+
+@router.get("/", response_class=HTMLResponse)
+def page(request: Request, store: SessionStore = Depends(get_store)) -> HTMLResponse:
+    return _open(request, store, "page.html")
+
+
+@router.get("/playground", response_class=HTMLResponse)
+def playground(request: Request, store: SessionStore = Depends(get_store)) -> HTMLResponse:
+    """The playground alone, for a page whose session expired: rebuilt from its URL."""
+    return _open(request, store, "partials/playground.html")
+
+
+def _open(request: Request, store: SessionStore, template: str) -> HTMLResponse:
+    lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+    config, notes = parse_query(list(request.query_params.multi_items()), ignore=PAGE_KEYS)
+    session = store.create(config)
+    with session.lock:
+        return _render(request, template, session, lang, notes=notes)
+
+
+@router.post("/s/{sid}/config", response_class=HTMLResponse)
+async def change(sid: str, request: Request, store: SessionStore = Depends(get_store)) -> HTMLResponse:
+    items = list((await request.form()).multi_items())
+    return await run_in_threadpool(_change, sid, items, request, store)
+
+
+def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: SessionStore) -> HTMLResponse:
+    form = {k: v for k, v in items}
+    lang = choose_language(str(form.get("lang", "")), request.headers.get("accept-language"))
+    values = parse_form_values([(k, str(v)) for k, v in items if k not in (*PAGE_KEYS, "problem")])
+    problem = form.get("problem")
+    dataset = values.get("dataset")
+    if problem in OPTIONS.problems and dataset in DATASETS and DATASETS[dataset].problem != problem:
+        values["dataset"] = first_dataset_of(str(problem))
+    session = store.get(sid)
+    if session is None:  # expired or the server restarted: start again from what the form says
+        config, notes = parse_query([(k, str(v)) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
+        session = store.create(config)
+        with session.lock:
+            response = _render(request, "partials/playground.html", session, lang, notes=notes,
+                               messages=[translator(lang)("js.expired")])
+        return _with_url(response, session.config, lang)
+    errors: list[FieldError] = []
+    with session.lock:
+        try:
+            session.apply(validate_config(values))
+        except ConfigError as exc:
+            errors = exc.errors
+        except ValueError as exc:
+            errors = [FieldError("config", str(exc))]
+        response = _render(request, "partials/playground.html", session, lang, errors=errors)
+    return response if errors else _with_url(response, session.config, lang)
+
+
+def _with_url(response: HTMLResponse, config: PlaygroundConfig, lang: str) -> HTMLResponse:
+    response.headers["HX-Replace-Url"] = f"/?{config.to_query()}&lang={lang}"
+    return response
+
+
+def _render(
+    request: Request,
+    template: str,
+    session: Session,
+    lang: str,
+    notes: list[FieldError] = (),
+    errors: list[FieldError] = (),
+    messages: list[str] = (),
+) -> HTMLResponse:
+    """Render with the session's current state (the caller holds the session's lock)."""
+    t = translator(lang)
+    config, trainer = session.config, session.trainer
+    frame = build_frame(trainer)
+    metric = "r2" if trainer.problem == "regression" else "accuracy"
+    state = {
+        "sid": session.id,
+        "frame": frame,
+        "data": data_points(trainer),
+        "query": config.to_query(),
+        "lang": lang,
+        "problem": trainer.problem,
+        "showTest": config.show_test,
+        "discretize": config.discretize,
+        "activation": activation_curve(config.activation),
+        "colours": {"negative": NEGATIVE, "positive": POSITIVE, "classes": CLASS_COLOURS},
+        "messages": {key: t(f"js.{key}") for key in JS_MESSAGES},
+    }
+    context = {
+        "t": t,
+        "lang": lang,
+        "languages": LANGUAGES,
+        "sid": session.id,
+        "config": config,
+        "values": config.model_dump(),
+        "query": config.to_query(),
+        "problem": trainer.problem,
+        "metric": metric,
+        "epoch": trainer.epoch,
+        "options": OPTIONS,
+        "layout": network_layout(config, trainer.network.sizes[-1]),
+        "node_grid": frame["nodes"]["grid"],
+        "previews": {name: dataset_preview(name) for name in OPTIONS.datasets_by_problem[trainer.problem]},
+        "activation_formula": activation_curve(config.activation)["formula"],
+        "hidden": set(config.hide),
+        "error_fields": {e.field for e in errors},
+        "errors": [*messages, *(_describe(t, e) for e in errors)],
+        "notes": [_describe(t, e) for e in notes],
+        "limits": {"min_train": MIN_TRAIN, "max_train": MAX_TRAIN, "min_noise": MIN_NOISE, "max_noise": MAX_NOISE},
+        # the current value is always a choice, so that posting the form never changes it
+        "batch_choices": sorted({*BATCH_SIZES, config.batch}),
+        "lr_choices": sorted({*LEARNING_RATES, config.lr}),
+        "reg_rate_choices": sorted({*REG_RATES, config.reg_rate}),
+        "next_seed": secrets.randbelow(MAX_SEED + 1),
+        "article_sections": ARTICLE_SECTIONS,
+        # json for a <script> element: "</" must not close it early
+        "state_json": json.dumps(state, separators=(",", ":")).replace("</", "<\\/"),
+        **{f"{kind}_labels": _labels(t, kind) for kind in OPTIONS.choices},
+    }
+    return templates.TemplateResponse(request, template, context)
+
+
+def _labels(t, kind: str) -> dict[str, str]:
+    return {choice: t(f"{kind}.{choice}") for choice in OPTIONS.choices[kind]}
+
+
+def _describe(t, error: FieldError) -> str:
+    return describe_error(t, error.field, error.code, dict(error.params), error.message)
