@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from html import escape
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.paths import STATIC_DIR
+from app.routes import api, pages
+from app.sessions import InMemorySessionStore
 from app.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    app = FastAPI(title="Neural network playground")
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; classrooms may be offline and
+    # nothing may load from the internet, so /docs is a plain page of our own (see api_docs).
+    app = FastAPI(title="Neural network playground", docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.state.sessions = InMemorySessionStore(settings.session_ttl_seconds, settings.max_sessions)
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    api.install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", include_in_schema=False)
-    def index() -> dict[str, str]:
-        return {"status": "page not built yet"}
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def api_docs() -> str:
+        """Every endpoint with its summary, and the OpenAPI schema for tools; no external assets."""
+        rows = "".join(
+            f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
+            f"<td>{escape(operation.get('summary', ''))}</td></tr>"
+            for path, operations in app.openapi()["paths"].items()
+            for method, operation in operations.items()
+        )
+        return (
+            f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(app.title)} API</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em .2em 0}</style></head><body>"
+            f"<h1>{escape(app.title)}: JSON API</h1><p>The full schema (bodies, answers, limits) is "
+            "<a href='/openapi.json'>/openapi.json</a>; load it into any OpenAPI viewer. "
+            "Errors answer 422 with <code>{\"detail\": [{\"field\", \"message\"}]}</code>.</p>"
+            f"<table>{rows}</table></body></html>"
+        )
 
     return app

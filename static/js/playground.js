@@ -72,7 +72,6 @@
     playing = on;
     const button = $("play");
     if (button) {
-      button.textContent = on ? "❚❚" : "▶";
       button.setAttribute("aria-pressed", on ? "true" : "false");
       button.title = on ? button.dataset.pause : button.dataset.play;
     }

@@ -1,0 +1,145 @@
+"""A Trainer -> the compact JSON frame the page draws (see "The frame" in docs/api.md).
+
+The page asks for a frame every few epochs, so frames must be small: heatmaps are quantised to
+uint8 and sent as Plotly typed arrays (base64), numbers are rounded to 6 significant digits, and
+the loss history is sent only from the epoch after the client's last one (``since``).
+JSON cannot carry NaN or Infinity, so every number passes through ``_number``, which turns a
+non-finite value into null; heatmaps map non-finite values into their range.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+import numpy as np
+
+from app.config import DEFAULT_GRID
+from engine.trainer import Trainer
+
+
+def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID) -> dict[str, Any]:
+    """Everything needed to draw the trainer's current moment on a ``grid``×``grid`` heatmap,
+    with the history of epochs after ``since`` (-1: all of it)."""
+    snap = trainer.snapshot(grid)
+    history = trainer.history
+    start = min(max(since + 1, 0), trainer.epoch)
+    return {
+        "epoch": trainer.epoch,
+        "iteration": trainer.iteration,
+        "lr": _number(trainer.learning_rate),
+        "history": {
+            "start": start,
+            "train_loss": _numbers(history.train_loss[start:]),
+            "test_loss": _numbers(history.test_loss[start:]),
+            "train_metric": _numbers(history.train_metric[start:]),
+            "test_metric": _numbers(history.test_metric[start:]),
+        },
+        "metrics": metrics(trainer),
+        "output": _output(trainer.problem, snap.output, grid),
+        # Node maps are thumbnails a few dozen pixels wide: every second row and column of the
+        # output's grid (ceil(G/2) points a side) looks the same there and quarters their size.
+        "nodes": {
+            "grid": math.ceil(grid / 2),
+            "layers": [
+                [_typed(_signed(_input_scale(node) if depth == 0 else node)[::2, ::2]) for node in layer]
+                for depth, layer in enumerate(snap.node_maps)
+            ],
+        },
+        "weights": [_numbers(w) for w in snap.weights],
+        "biases": [_numbers(b) for b in snap.biases],
+        "gradient_norms": _numbers(snap.gradient_norms),
+        "flags": flags(trainer),
+    }
+
+
+def metrics(trainer: Trainer) -> dict[str, Any]:
+    """The latest losses and metric (accuracy, or R² for regression)."""
+    h = trainer.history
+    return {
+        "train_loss": _number(h.train_loss[-1]),
+        "test_loss": _number(h.test_loss[-1]),
+        "train_metric": _number(h.train_metric[-1]),
+        "test_metric": _number(h.test_metric[-1]),
+        "metric": "r2" if trainer.problem == "regression" else "accuracy",
+    }
+
+
+def flags(trainer: Trainer) -> dict[str, Any]:
+    """What the page must warn about: training diverged, or no gradient can flow."""
+    d = trainer.divergence
+    return {
+        "diverged": None if d is None else {"epoch": d.epoch, "reason": d.reason},
+        "zero_gradients": trainer.zero_gradient_reason,
+    }
+
+
+def data_points(trainer: Trainer) -> dict[str, Any]:
+    """The train and test points (input coordinates and class id or target), drawn once per
+    data change rather than in every frame."""
+    classes = trainer.problem != "regression"
+
+    def points(data: Any) -> dict[str, list]:
+        return {
+            "x1": np.round(data.x[:, 0], 3).tolist(),
+            "x2": np.round(data.x[:, 1], 3).tolist(),
+            "y": data.y.astype(int).tolist() if classes else np.round(data.y, 3).tolist(),
+        }
+
+    return {"train": points(trainer.train_data), "test": points(trainer.test_data)}
+
+
+def _output(problem: str, output: np.ndarray, grid: int) -> dict[str, Any]:
+    """Binary: P(class 1); regression: the value; multiclass: the likeliest class and its
+    probability, which the page uses as the colour's strength."""
+    frame: dict[str, Any] = {"grid": grid, "problem": problem, "classes": 0, "confidence": None}
+    if problem == "multiclass":
+        probabilities = np.nan_to_num(output, nan=0.0)
+        frame["classes"] = output.shape[2]
+        frame["z"] = _typed(probabilities.argmax(axis=2).astype(np.uint8))
+        frame["confidence"] = _typed(_unit(probabilities.max(axis=2)))
+    elif problem == "binary":
+        frame["z"] = _typed(_unit(output))
+    else:
+        frame["z"] = _typed(_signed(output))
+    return frame
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """[0, 1] -> 0..255."""
+    v = np.clip(np.nan_to_num(values, nan=0.5, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    return np.rint(v * 255).astype(np.uint8)
+
+
+def _signed(values: np.ndarray) -> np.ndarray:
+    """Clipped to [-1, 1] -> 0..255, as TF Playground colours nodes (0 is the middle colour)."""
+    return _unit((np.asarray(values) + 1.0) / 2.0)
+
+
+def _input_scale(values: np.ndarray) -> np.ndarray:
+    """An input feature spans its own range (x1 runs from -6 to 6 unscaled, x1² from 0 to 36):
+    divided by its largest magnitude, every input map shows its whole shape in the colours."""
+    largest = float(np.max(np.abs(values)))
+    return values / largest if largest > 0 else values
+
+
+def _typed(values: np.ndarray) -> dict[str, str]:
+    """A uint8 matrix as a Plotly typed array (row i is x2 = grid[i], column j is x1)."""
+    return {
+        "dtype": "u1",
+        "bdata": base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii"),
+        "shape": ",".join(str(n) for n in values.shape),
+    }
+
+
+def _number(value: float) -> float | None:
+    value = float(value)
+    return float(f"{value:.6g}") if math.isfinite(value) else None
+
+
+def _numbers(values: Any) -> list:
+    """Nested lists of rounded numbers (null for non-finite) from an array or list."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    return [_numbers(v) if isinstance(v, list) else _number(v) for v in values]

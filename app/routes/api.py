@@ -1,0 +1,277 @@
+"""The JSON API under /api: create a session, change its configuration, train, draw, export.
+
+Every operation on a session holds the session's lock (see app/sessions.py). Every 422 answer has
+the shape ``{"detail": [{"field": ..., "message": ...}, ...]}``, whether the configuration, the
+request body or the engine found the problem, and a failed request leaves the session unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.config import (
+    DEFAULT_GRID,
+    MAX_EPOCHS_PER_STEP,
+    MAX_GRID,
+    MAX_SEED,
+    MIN_GRID,
+    ConfigError,
+    PlaygroundConfig,
+    validate_config,
+)
+from app.frames import build_frame, data_points, flags, metrics
+from app.sessions import Session, SessionStore, get_store
+
+MAX_PARAMETER = 1e6  # the engine's bound on a weight or bias set by hand
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+# -- bodies and answers ---------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepBody(_Body):
+    epochs: int = Field(1, ge=1, le=MAX_EPOCHS_PER_STEP, description="epochs to train")
+    since: int = Field(-1, ge=-1, description="the client's last epoch; history starts after it")
+    grid: int = Field(DEFAULT_GRID, ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")
+
+
+class ResetBody(_Body):
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="a new seed draws new data and weights")
+
+
+_Value = Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER, allow_inf_nan=False)
+
+
+class WeightBody(_Body):
+    layer: int = Field(ge=0, description="0 = the edges from the inputs")
+    source: int = Field(ge=0, description="node in layer `layer`")
+    target: int = Field(ge=0, description="node in layer `layer + 1`")
+    value: Annotated[float, _Value]
+
+
+class BiasBody(_Body):
+    layer: int = Field(ge=0, description="the bias of a node that layer `layer`'s edges lead into")
+    node: int = Field(ge=0)
+    value: Annotated[float, _Value]
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problems(BaseModel):
+    detail: list[FieldProblem]
+
+
+class NotFound(BaseModel):
+    detail: str
+
+
+Frame = dict[str, Any]
+
+
+class ConfigView(BaseModel):
+    config: PlaygroundConfig
+    query: str = Field(description="the canonical URL query of the configuration")
+
+
+class SessionInfo(ConfigView):
+    id: str
+    epoch: int
+    iteration: int
+    metrics: dict[str, Any]
+    flags: dict[str, Any]
+
+
+class ResetAnswer(ConfigView):
+    frame: Frame
+    data: dict[str, Any]
+
+
+class SessionCreated(ResetAnswer):
+    id: str
+
+
+class ConfigChanged(ConfigView):
+    rebuilt: str = Field(description="'data', 'network', 'optimizer', 'training' or 'nothing'")
+    frame: Frame
+    data: dict[str, Any] | None = Field(description="the points, only when the data changed")
+
+
+_PARTIAL_CONFIG = Body(
+    description="Any PlaygroundConfig fields (see the PlaygroundConfig schema); missing ones keep "
+    "their default (create) or current value (change).",
+    examples=[{"dataset": "xor", "layers": [4, 2], "lr": 0.03}],
+)
+_ERRORS = {422: {"model": Problems, "description": "one message per bad field"}}
+_SESSION_ERRORS = {404: {"model": NotFound, "description": "unknown or expired session"}, **_ERRORS}
+
+
+def _problems(*problems: tuple[str, str]) -> HTTPException:
+    return HTTPException(422, [{"field": f, "message": m} for f, m in problems])
+
+
+def _config_problems(exc: ConfigError) -> HTTPException:
+    return _problems(*((e.field, e.message) for e in exc.errors))
+
+
+def _session(
+    store: Annotated[SessionStore, Depends(get_store)],
+    session_id: Annotated[str, Path(alias="id")],
+) -> Session:
+    session = store.get(session_id)
+    if session is None:
+        raise HTTPException(404, f"session {session_id} not found or expired; create one with POST /api/sessions")
+    return session
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+
+
+def _config_view(session: Session) -> dict[str, Any]:
+    return {"config": session.config.model_dump(mode="json"), "query": session.config.to_query()}
+
+
+# -- endpoints --------------------------------------------------------------------------------------
+
+
+@router.post("/sessions", status_code=201, response_model=SessionCreated, responses=_ERRORS,
+             summary="Create a session from a (partial) configuration")
+def create_session(
+    store: Annotated[SessionStore, Depends(get_store)],
+    changes: Annotated[dict[str, Any] | None, _PARTIAL_CONFIG] = None,
+) -> dict[str, Any]:
+    try:
+        config = validate_config(changes or {})
+    except ConfigError as exc:
+        raise _config_problems(exc) from None
+    session = store.create(config)
+    with session.lock:
+        return {"id": session.id, **_config_view(session),
+                "frame": build_frame(session.trainer), "data": data_points(session.trainer)}
+
+
+@router.get("/sessions/{id}", response_model=SessionInfo, responses=_SESSION_ERRORS,
+            summary="The session's configuration, epoch and latest metrics")
+def read_session(session: SessionDep) -> dict[str, Any]:
+    with session.lock:
+        t = session.trainer
+        return {"id": session.id, **_config_view(session), "epoch": t.epoch, "iteration": t.iteration,
+                "metrics": metrics(t), "flags": flags(t)}
+
+
+@router.patch("/sessions/{id}/config", response_model=ConfigChanged, responses=_SESSION_ERRORS,
+              summary="Change some settings, rebuilding only what the change needs")
+def change_config(session: SessionDep, changes: Annotated[dict[str, Any], _PARTIAL_CONFIG]) -> dict[str, Any]:
+    with session.lock:
+        try:
+            rebuilt = session.apply(session.config.with_changes(**changes))
+        except ConfigError as exc:
+            raise _config_problems(exc) from None
+        except ValueError as exc:
+            raise _problems(("config", str(exc))) from None
+        t = session.trainer
+        return {**_config_view(session), "rebuilt": rebuilt, "frame": build_frame(t),
+                "data": data_points(t) if rebuilt == "data" else None}
+
+
+@router.post("/sessions/{id}/step", responses=_SESSION_ERRORS,
+             summary=f"Train 1 to {MAX_EPOCHS_PER_STEP} epochs and return the new frame")
+def step(session: SessionDep, body: StepBody = StepBody()) -> Frame:
+    with session.lock:
+        session.trainer.step(body.epochs)
+        return build_frame(session.trainer, body.since, body.grid)
+
+
+@router.post("/sessions/{id}/reset", response_model=ResetAnswer, responses=_SESSION_ERRORS,
+             summary="Back to the initial weights (a new seed also draws new data)")
+def reset(session: SessionDep, body: ResetBody = ResetBody()) -> dict[str, Any]:
+    with session.lock:
+        session.reset(body.seed)
+        t = session.trainer
+        return {**_config_view(session), "frame": build_frame(t), "data": data_points(t)}
+
+
+@router.get("/sessions/{id}/frame", responses=_SESSION_ERRORS, summary="The current frame, without training")
+def frame(
+    session: SessionDep,
+    since: Annotated[int, Query(ge=-1, description="the client's last epoch")] = -1,
+    grid: Annotated[int, Query(ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")] = DEFAULT_GRID,
+) -> Frame:
+    with session.lock:
+        return build_frame(session.trainer, since, grid)
+
+
+def _edit(session: Session, body: _Body, edit: Any, **arguments: Any) -> Frame:
+    """Run the engine's ``edit``; its ValueError names the bad argument first ("source must
+    be ..."), which becomes the field of the 422 answer."""
+    with session.lock:
+        try:
+            edit(**arguments)
+        except ValueError as exc:
+            name = str(exc).split(" ", 1)[0]
+            raise _problems((name if name in type(body).model_fields else "body", str(exc))) from None
+        return build_frame(session.trainer)
+
+
+@router.put("/sessions/{id}/weight", responses=_SESSION_ERRORS, summary="Set one weight by hand")
+def set_weight(session: SessionDep, body: WeightBody) -> Frame:
+    return _edit(session, body, session.trainer.set_weight, **body.model_dump())
+
+
+@router.put("/sessions/{id}/bias", responses=_SESSION_ERRORS, summary="Set one bias by hand")
+def set_bias(session: SessionDep, body: BiasBody) -> Frame:
+    return _edit(session, body, session.trainer.set_bias, **body.model_dump())
+
+
+@router.get("/sessions/{id}/model", responses=_SESSION_ERRORS,
+            summary="Download the configuration and the whole trainer state as JSON")
+def export_model(session: SessionDep) -> Response:
+    with session.lock:
+        content = {**_config_view(session), "trainer": session.trainer.to_dict()}
+    return JSONResponse(content, headers={"Content-Disposition": 'attachment; filename="playground-model.json"'})
+
+
+@router.delete("/sessions/{id}", status_code=204, responses=_SESSION_ERRORS,
+               summary="Delete the session")
+def delete_session(store: Annotated[SessionStore, Depends(get_store)], session: SessionDep) -> Response:
+    store.delete(session.id)
+    return Response(status_code=204)
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def _validation_problem(error: dict[str, Any], body_model: Any) -> dict[str, str]:
+    """One of FastAPI's validation errors in the API's shape: the field is the last named part
+    of its location ("body" for a body that is not JSON or not an object)."""
+    names = [str(part) for part in error["loc"] if isinstance(part, str) and part not in ("body", "query", "path")]
+    field = names[-1] if names else "body"
+    message = error["msg"]
+    if error["type"] == "json_invalid":
+        message = f"malformed JSON: {(error.get('ctx') or {}).get('error', message)}"
+    elif error["type"] == "extra_forbidden":
+        message = f"unknown field; allowed: {', '.join(getattr(body_model, 'model_fields', ()))}"
+    return {"field": field, "message": message}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Give FastAPI's own 422 answers (bad step body, wrong JSON types, malformed JSON) the API's
+    ``{"detail": [{"field", "message"}]}`` shape."""
+
+    @app.exception_handler(RequestValidationError)
+    def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        body_field = getattr(request.scope.get("route"), "body_field", None)
+        body_model = body_field.field_info.annotation if body_field else None
+        return JSONResponse({"detail": [_validation_problem(e, body_model) for e in exc.errors()]}, status_code=422)

@@ -1,0 +1,121 @@
+"""Sessions: one Trainer per open playground, kept in memory between requests.
+
+FastAPI runs sync endpoints in a thread pool, so two requests for the same session can run at
+once; each session therefore has its own lock, which every operation on it holds, so that two
+steps, or a step and a configuration change, never interleave. The store has a separate lock of
+its own that guards only the table of sessions, never a training step.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from fastapi import Request
+
+from app.config import PlaygroundConfig
+from engine.trainer import Trainer
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    config: PlaygroundConfig
+    trainer: Trainer
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    last_used: float = 0.0
+
+    def apply(self, config: PlaygroundConfig) -> str:
+        """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
+        The trainer changes nothing when it raises ValueError, and the config is stored only after
+        it succeeded, so a failed change leaves the session as it was. Caller holds the lock."""
+        rebuilt = self.trainer.reconfigure(config.to_setup())
+        self.config = config
+        return rebuilt
+
+    def reset(self, seed: int | None = None) -> None:
+        """Back to the initial weights; a new seed also draws new data and becomes the config's.
+        Caller holds the lock."""
+        config = self.config if seed is None else self.config.with_changes(seed=seed)
+        self.trainer.reset(config.seed)
+        self.config = config
+
+
+class SessionStore(ABC):
+    """Where sessions live; an in-memory store suits one server process."""
+
+    @abstractmethod
+    def create(self, config: PlaygroundConfig) -> Session: ...
+
+    @abstractmethod
+    def get(self, session_id: str) -> Session | None: ...
+
+    @abstractmethod
+    def delete(self, session_id: str) -> bool: ...
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+
+class InMemorySessionStore(SessionStore):
+    """Sessions expire after ``ttl_seconds`` without use; beyond ``max_sessions`` the least
+    recently used one is dropped, so a classroom cannot exhaust the server's memory.
+
+    The table is ordered from least to most recently used, which makes both expiry (from the
+    front) and eviction (the front) cheap. Expired sessions are dropped lazily, on access."""
+
+    def __init__(self, ttl_seconds: float, max_sessions: int, clock: Callable[[], float] = time.monotonic):
+        if ttl_seconds <= 0 or max_sessions < 1:
+            raise ValueError(f"need ttl_seconds > 0 and max_sessions ≥ 1, got {ttl_seconds}, {max_sessions}")
+        self.ttl_seconds = ttl_seconds
+        self.max_sessions = max_sessions
+        self.clock = clock
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def create(self, config: PlaygroundConfig) -> Session:
+        # Building the trainer is the slow part: do it outside the store's lock.
+        session = Session(secrets.token_urlsafe(18), config, Trainer(config.to_setup()))
+        with self._lock:
+            session.last_used = now = self.clock()
+            self._drop_expired(now)
+            self._sessions[session.id] = session
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+        return session
+
+    def get(self, session_id: str) -> Session | None:
+        with self._lock:
+            now = self.clock()
+            self._drop_expired(now)
+            session = self._sessions.get(session_id)
+            if session is not None:
+                session.last_used = now
+                self._sessions.move_to_end(session_id)
+            return session
+
+    def delete(self, session_id: str) -> bool:
+        with self._lock:
+            return self._sessions.pop(session_id, None) is not None
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._drop_expired(self.clock())
+            return len(self._sessions)
+
+    def _drop_expired(self, now: float) -> None:
+        while self._sessions:
+            oldest = next(iter(self._sessions.values()))
+            if now - oldest.last_used < self.ttl_seconds:
+                break
+            self._sessions.popitem(last=False)
+
+
+def get_store(request: Request) -> SessionStore:
+    """FastAPI dependency: the application's session store (made in ``create_app``)."""
+    return request.app.state.sessions
