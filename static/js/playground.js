@@ -153,9 +153,10 @@
       curve.train.push(value);
       curve.test.push(h.test_loss[i]);
     });
+    // Plotly redraws only for new arrays, so each frame hands it copies.
     Plotly.react("loss-chart", [
-      { x: curve.epochs, y: curve.test, name: message("test"), mode: "lines", line: { color: state.colours.negative, width: 2 } },
-      { x: curve.epochs, y: curve.train, name: message("train"), mode: "lines", line: { color: "#333", width: 2 } },
+      { x: curve.epochs.slice(), y: curve.test.slice(), name: message("test"), mode: "lines", line: { color: state.colours.negative, width: 2 } },
+      { x: curve.epochs.slice(), y: curve.train.slice(), name: message("train"), mode: "lines", line: { color: "#333", width: 2 } },
     ], {
       margin: { l: 40, r: 8, t: 8, b: 30 }, height: 130,
       xaxis: { title: { text: message("epoch") }, zeroline: false },
