@@ -42,6 +42,7 @@ class Node:
     y: int
     layer: int
     index: int
+    kind: str  # "input", "hidden" or "output"
     label: str = ""
 
 
@@ -79,16 +80,18 @@ def _layers_value(layers: tuple[int, ...]) -> str:
 
 
 def network_layout(config: PlaygroundConfig, n_outputs: int) -> NetworkLayout:
-    """Node positions (feature inputs, hidden layers, output) and a curve for every weight."""
-    columns = [len(config.features), *config.layers, 1]
+    """Node positions (feature inputs, hidden layers, outputs: one per class for several
+    classes) and a curve for every weight."""
+    columns = [len(config.features), *config.layers, n_outputs]
     height = max(*columns, 2) * ROW_HEIGHT + 20
     nodes: list[Node] = []
     for layer, count in enumerate(columns):
         x = layer * COLUMN_WIDTH + 10
         top = (height - count * ROW_HEIGHT) // 2 + 5
         for index in range(count):
-            label = FEATURE_LABELS[config.features[index]] if layer == 0 else ""
-            nodes.append(Node(f"node-{layer}-{index}", x, top + index * ROW_HEIGHT, layer, index, label))
+            kind = "input" if layer == 0 else "output" if layer == len(columns) - 1 else "hidden"
+            label = FEATURE_LABELS[config.features[index]] if kind == "input" else ""
+            nodes.append(Node(f"node-{layer}-{index}", x, top + index * ROW_HEIGHT, layer, index, kind, label))
     by_layer = [[n for n in nodes if n.layer == layer] for layer in range(len(columns))]
     edges = []
     for layer in range(len(columns) - 1):

@@ -106,7 +106,7 @@
     return out;
   }
 
-  function paint(canvas, values, size) {
+  function paint(canvas, size, colourAt) {
     // Row 0 of the data is the bottom of the square (x2 = -6); row 0 of a canvas is its top.
     if (!canvas) return;
     if (canvas.width !== size) {
@@ -117,7 +117,7 @@
     const image = context.createImageData(size, size);
     for (let row = 0; row < size; row += 1) {
       for (let col = 0; col < size; col += 1) {
-        const [r, g, b] = diverging(values[row * size + col]);
+        const [r, g, b] = colourAt(row * size + col);
         const at = ((size - 1 - row) * size + col) * 4;
         image.data[at] = r;
         image.data[at + 1] = g;
@@ -126,6 +126,21 @@
       }
     }
     context.putImageData(image, 0, 0);
+  }
+
+  function paintOutputs(out) {
+    // One output node (two classes, regression) or one per class, showing where that class wins.
+    const z = bytes(out.z);
+    const layer = document.querySelectorAll(".node.output canvas");
+    if (out.problem !== "multiclass") {
+      paint(layer[0], out.grid, (at) => diverging(z[at]));
+      return;
+    }
+    const confidence = bytes(out.confidence);
+    layer.forEach((canvas, c) => {
+      const colour = hexToRgb(state.colours.classes[c]);
+      paint(canvas, out.grid, (at) => (z[at] === c ? mix(PALE, colour, confidence[at] / 255) : PALE));
+    });
   }
 
   // ---- drawing a frame ---------------------------------------------------------------------
@@ -180,10 +195,11 @@
         }));
       }
       const k = out.classes;
+      // Class c fills the band [c, c + 1): pale where the network is unsure, full colour where sure.
       const scale = [];
       state.colours.classes.slice(0, k).forEach((colour, c) => {
         scale.push([c / k, `rgb(${mix(PALE, hexToRgb(colour), 0.15).join(",")})`]);
-        scale.push([(c + 0.999) / k, colour]);
+        scale.push([c === k - 1 ? 1 : (c + 0.999) / k, colour]);
       });
       return { type: "heatmap", x: coords, y: coords, z: rows, zmin: 0, zmax: k, colorscale: scale, showscale: false, hoverinfo: "skip" };
     }
@@ -194,7 +210,7 @@
       }));
     }
     const scale = [[0, state.colours.negative], [0.5, "rgb(247,247,247)"], [1, state.colours.positive]];
-    return { type: "heatmap", x: coords, y: coords, z: rows, zmin: 0, zmax: 255, colorscale: scale, showscale: false, hoverinfo: "skip", opacity: 0.85 };
+    return { type: "heatmap", x: coords, y: coords, z: rows, zmin: 0, zmax: 255, colorscale: scale, showscale: false, hoverinfo: "skip", opacity: 0.85, zsmooth: "best" };
   }
 
   function pointColours(ys) {
@@ -212,7 +228,9 @@
   }
 
   function drawOutput(frame) {
-    const traces = [outputHeatmap(frame), points(state.data.train, "#fff", message("train"))];
+    // Regression points are coloured like the map under them: a dark rim keeps them visible.
+    const rim = state.problem === "regression" ? "#444" : "#fff";
+    const traces = [outputHeatmap(frame), points(state.data.train, rim, message("train"))];
     if (state.showTest) traces.push(points(state.data.test, "#000", message("test")));
     Plotly.react("output-chart", traces, {
       margin: { l: 30, r: 8, t: 8, b: 30 }, showlegend: false,
@@ -225,13 +243,11 @@
     const nodes = frame.nodes;
     nodes.layers.forEach((layer, l) => {
       layer.forEach((typed, i) => {
-        const canvas = document.querySelector(`#node-${l}-${i} canvas`);
-        paint(canvas, bytes(typed), nodes.grid);
+        const values = bytes(typed);
+        paint(document.querySelector(`#node-${l}-${i} canvas`), nodes.grid, (at) => diverging(values[at]));
       });
     });
-    const outputLayer = nodes.layers.length;
-    const out = frame.output;
-    if (out.problem !== "multiclass") paint(document.querySelector(`#node-${outputLayer}-0 canvas`), bytes(out.z), out.grid);
+    paintOutputs(frame.output);
     weights = frame.weights;
     biases = frame.biases;
     const largest = Math.max(1e-9, ...weights.flat(2).map(Math.abs));
