@@ -94,6 +94,47 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
 SOFTMAX_FORMULA = "f(z)ᵢ = e^(zᵢ) / Σⱼ e^(zⱼ)"
 
 
+# In-place forms of the common activations for the training step and the drawing grid. Each
+# does the same floating-point operations as the registry's function or derivative (so training
+# gives identical numbers); any other activation falls back to the registry and a copy.
+
+
+def _sigmoid_into(z: Array, out: Array) -> None:
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+
+
+def _activate_into(activation: Activation, z: Array, out: Array) -> None:
+    """out = activation.function(z); ``out`` may be ``z`` itself."""
+    name = activation.name
+    if name == "tanh":
+        np.tanh(z, out=out)
+    elif name == "relu":
+        np.maximum(z, 0.0, out=out)
+    elif name == "sigmoid":
+        _sigmoid_into(z, out)
+    else:
+        out[...] = activation.function(z)
+
+
+def _multiply_by_derivative(activation: Activation, z: Array, a: Array, delta: Array, scratch: Array) -> None:
+    """delta *= activation.derivative(z, a), using ``scratch`` for the derivative."""
+    name = activation.name
+    if name == "tanh":
+        np.multiply(a, a, out=scratch)
+        np.subtract(1.0, scratch, out=scratch)
+    elif name == "sigmoid":
+        np.subtract(1.0, a, out=scratch)
+        scratch *= a
+    elif name == "linear":
+        return
+    else:
+        scratch[...] = activation.derivative(z, a)
+    delta *= scratch
+
+
 def get_activation(name: str) -> Activation:
     """The activation called ``name``; ValueError lists the known names otherwise."""
     try:

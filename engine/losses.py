@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.activations import sigmoid, softmax
+from engine.activations import _sigmoid_into, sigmoid, softmax
 
 Array = np.ndarray
 LOSSES = ("mse", "cross_entropy")
@@ -49,6 +49,34 @@ def output_gradient(loss: str, output: str, z: Array, a: Array, y: Array) -> Arr
     if output == "sigmoid":
         return grad_a * a * (1.0 - a)
     return a * (grad_a - (grad_a * a).sum(axis=1, keepdims=True))  # softmax Jacobian
+
+
+def _output_gradient_into(loss: str, output: str, z: Array, a: Array, y: Array, out: Array, scratch: Array) -> None:
+    """``out[...] = output_gradient(loss, output, z, a, y)`` with the same rounding, in place."""
+    if loss == "cross_entropy":
+        np.subtract(a, y, out=out)
+        out /= len(y)
+    elif output == "linear":
+        np.subtract(a, y, out=out)
+        out *= 2.0 / a.size
+    elif output == "sigmoid":
+        np.subtract(a, y, out=out)
+        out *= 2.0 / a.size
+        out *= a
+        np.subtract(1.0, a, out=scratch)
+        out *= scratch
+    else:
+        out[...] = output_gradient(loss, output, z, a, y)
+
+
+def _output_activation_into(output: str, z: Array, out: Array) -> None:
+    """``out[...] = output_activation(output, z)``; ``out`` may be ``z`` itself."""
+    if output == "sigmoid":
+        _sigmoid_into(z, out)
+    elif output == "softmax":
+        out[...] = softmax(z)
+    elif out is not z:
+        out[...] = z
 
 
 def output_activation(output: str, z: Array) -> Array:

@@ -17,12 +17,15 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.activations import Activation, get_activation
-from engine.losses import output_activation
+from engine.activations import Activation, _activate_into, _multiply_by_derivative, get_activation
+from engine.losses import _output_activation_into, _output_gradient_into, output_activation
 
 Array = np.ndarray
 INITIALIZATIONS = ("xavier", "he", "uniform", "playground", "zeros")
 OUTPUTS = ("sigmoid", "softmax", "linear")
+# Training batches up to this many rows reuse buffers kept on the network (a few tens of KB);
+# bigger ones (full-batch "gd") allocate per step, where the arithmetic dwarfs the allocation.
+_MAX_BUFFERED_ROWS = 256
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Network:
         self.grads = np.zeros_like(self.params)
         self.weights, self.biases = _layer_views(self.params, shapes, self.n_weights)
         self.grad_weights, self.grad_biases = _layer_views(self.grads, shapes, self.n_weights)
+        self._workspaces: dict[int, _Workspace] = {}
 
     @classmethod
     def create(
@@ -116,6 +120,73 @@ class Network:
                     forward.zs[layer - 1], forward.activations[layer]
                 )
 
+    def _batch_gradient(self, x: Array, y: Array, loss: str) -> None:
+        """``forward`` + ``output_gradient`` + ``backward`` for one training batch, writing the
+        gradient into ``grads`` without allocating: every intermediate lives in buffers kept per
+        batch size. Same formulas and order of operations as those methods, so the result is
+        identical except for the rounding of the bias-gradient sums (a BLAS dot here)."""
+        m = len(x)
+        ws = self._workspaces.get(m)
+        if ws is None:
+            ws = _Workspace(self.sizes, m, self.output)
+            if m <= _MAX_BUFFERED_ROWS:
+                if len(self._workspaces) >= 4:  # batch size changed: forget the old buffers
+                    self._workspaces.clear()
+                self._workspaces[m] = ws
+        hidden, last = self.hidden_activations, self.n_layers - 1
+        a = x
+        for layer, (w, b, z, out) in enumerate(zip(self.weights, self.biases, ws.zs, ws.activations)):
+            np.dot(a, w, out=z)
+            z += b
+            if layer < last:
+                _activate_into(hidden[layer], z, out)
+            else:
+                _output_activation_into(self.output, z, out)
+            a = out
+        delta = ws.deltas[last]
+        _output_gradient_into(loss, self.output, ws.zs[last], a, y, delta, ws.scratch[last])
+        for layer in range(last, -1, -1):
+            np.dot(x.T if layer == 0 else ws.activations[layer - 1].T, delta, out=self.grad_weights[layer])
+            np.dot(ws.ones, delta, out=self.grad_biases[layer])  # the column sums, as one BLAS call
+            if layer:
+                below = ws.deltas[layer - 1]
+                np.dot(delta, self.weights[layer].T, out=below)
+                _multiply_by_derivative(hidden[layer - 1], ws.zs[layer - 1], ws.activations[layer - 1],
+                                       below, ws.scratch[layer - 1])
+                delta = below
+
+    def _grid_maps(self, inputs: Array) -> list[Array]:
+        """Every layer's node values for the columns of ``inputs`` (features × points), inputs
+        first: a forward pass laid out for drawing, each map a contiguous (nodes × points) row
+        block, computed in the dtype of ``inputs``.
+
+        The trainer draws in float32: it halves the memory traffic of this, the biggest forward
+        pass, and is far more precise than a heatmap colour. Weights close to divergence can
+        overflow float32 where float64 does not; the maps are then recomputed in float64."""
+        maps, block = self._grid_forward(inputs)
+        if inputs.dtype != np.float64 and not np.isfinite(block).all():
+            maps, _ = self._grid_forward(inputs.astype(np.float64))
+        return maps
+
+    def _grid_forward(self, inputs: Array) -> tuple[list[Array], Array]:
+        dtype = inputs.dtype
+        block = np.empty((sum(self.sizes[1:]), inputs.shape[1]), dtype=dtype)
+        maps, a, row = [inputs], inputs, 0
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = block[row : row + w.shape[1]]
+            row += w.shape[1]
+            np.dot(w.T.astype(dtype), a, out=z)
+            z += b.astype(dtype)[:, None]
+            if layer < len(self.hidden_activations):
+                _activate_into(self.hidden_activations[layer], z, z)
+            elif self.output == "softmax":
+                z[...] = output_activation(self.output, z.T).T
+            else:
+                _output_activation_into(self.output, z, z)
+            maps.append(z)
+            a = z
+        return maps, block
+
     def gradient_norms(self) -> list[float]:
         """The Euclidean norm of each layer's gradient (weights and bias together)."""
         return [
@@ -126,6 +197,19 @@ class Network:
     def blocked_by_step(self) -> bool:
         """True when a step activation stops every gradient from reaching the first layer."""
         return any(not a.learns_by_gradient for a in self.hidden_activations)
+
+
+class _Workspace:
+    """Pre-activations, activations, dLoss/dz and scratch space of every layer for m rows."""
+
+    def __init__(self, sizes: tuple[int, ...], m: int, output: str):
+        self.zs = [np.empty((m, n)) for n in sizes[1:]]
+        self.activations = [np.empty((m, n)) for n in sizes[1:]]
+        if output == "linear":  # the identity output needs no copy of z
+            self.activations[-1] = self.zs[-1]
+        self.deltas = [np.empty((m, n)) for n in sizes[1:]]
+        self.scratch = [np.empty((m, n)) for n in sizes[1:]]
+        self.ones = np.ones(m)
 
 
 def _layer_views(flat: Array, shapes: list[tuple[int, int]], n_weights: int) -> tuple[list[Array], list[Array]]:

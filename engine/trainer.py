@@ -10,6 +10,7 @@ never changes the data.
 from __future__ import annotations
 
 import copy
+from array import array
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
@@ -33,7 +34,6 @@ from engine.losses import (
     check_loss,
     check_regularization,
     loss_value,
-    output_gradient,
 )
 from engine.network import INITIALIZATIONS, Network
 from engine.nongradient import NON_GRADIENT_METHODS, check_method_fits, non_gradient_epoch
@@ -155,12 +155,13 @@ class Divergence:
 @dataclass
 class History:
     """One entry per epoch, epoch 0 being the untrained network. The metric is accuracy for
-    classification and R² for regression."""
+    classification and R² for regression. Kept as compact float arrays (32 bytes an epoch, not
+    the ~130 of lists of Python floats): a classroom server holds hundreds of these."""
 
-    train_loss: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    train_metric: list[float] = field(default_factory=list)
-    test_metric: list[float] = field(default_factory=list)
+    train_loss: array = field(default_factory=lambda: array("d"))
+    test_loss: array = field(default_factory=lambda: array("d"))
+    train_metric: array = field(default_factory=lambda: array("d"))
+    test_metric: array = field(default_factory=lambda: array("d"))
 
     def append(self, values: tuple[float, float, float, float]) -> None:
         for series, value in zip(self._series(), values):
@@ -170,14 +171,22 @@ class History:
         for series, value in zip(self._series(), values):
             series[-1] = value
 
-    def _series(self) -> tuple[list[float], ...]:
+    def _series(self) -> tuple[array, ...]:
         return self.train_loss, self.test_loss, self.train_metric, self.test_metric
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {f.name: list(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> "History":
+        return cls(**{f.name: array("d", (float(v) for v in state[f.name])) for f in fields(cls)})
 
 
 @dataclass
 class Snapshot:
     """One moment of training, for drawing. Maps are sampled on a G×G grid over [-6, 6]²:
-    row i has x2 = grid[i], column j has x1 = grid[j]."""
+    row i has x2 = grid[i], column j has x1 = grid[j]. The maps are float32 (computed in float32
+    from the float64 weights: ample for colours, and about twice as fast); weights are float64."""
 
     epoch: int
     grid: Array
@@ -296,6 +305,9 @@ class Trainer:
                 if self.optimizer is not None and "optimizer_params" in changed:
                     candidate.optimizer = self.optimizer.with_hyper(**setup.optimizer_params)
                 what = "training"
+            # The weights kept after a divergence are finite: with new learning settings (a smaller
+            # learning rate, say) training may go on from them.
+            candidate.divergence = None
             if "loss" in changed:
                 candidate.history = copy.deepcopy(self.history)
                 candidate.history.replace_last(candidate.evaluate())
@@ -372,12 +384,12 @@ class Trainer:
         else:
             batch = len(xs) if s.optimizer == "gd" else min(s.batch_size, len(xs))
             weights, weight_grads = net.params[: net.n_weights], net.grads[: net.n_weights]
-            loss, output, step = self.loss_name, net.output, self.optimizer.step
+            penalised = s.regularization != "none" and s.regularization_rate > 0
+            loss, step = self.loss_name, self.optimizer.step
             for start in range(0, len(xs), batch):
-                forward = net.forward(xs[start : start + batch])
-                net.backward(forward, output_gradient(loss, output, forward.zs[-1], forward.output,
-                                                      ys[start : start + batch]))
-                add_penalty_gradient(s.regularization, s.regularization_rate, weights, weight_grads)
+                net._batch_gradient(xs[start : start + batch], ys[start : start + batch], loss)
+                if penalised:
+                    add_penalty_gradient(s.regularization, s.regularization_rate, weights, weight_grads)
                 step(net.params, net.grads, lr)
                 self.iteration += 1
         values = self.evaluate()
@@ -386,6 +398,7 @@ class Trainer:
             self.optimizer = saved[1]
             self.rng.bit_generator.state = saved[2]
             self.iteration = saved[3]
+            net.grads[:] = 0.0  # the last gradients were not finite; they are not the kept state's
             self.divergence = Divergence(
                 self.epoch + 1,
                 f"the loss or a weight became infinite or NaN at epoch {self.epoch + 1} "
@@ -402,15 +415,17 @@ class Trainer:
 
     def evaluate(self) -> tuple[float, float, float, float]:
         """Train loss, test loss, train metric, test metric (accuracy, or R² for regression)."""
-        return (
-            self.batch_loss(self.x_train, self.y_train),
-            self.batch_loss(self.x_test, self.y_test),
-            self._metric(self.x_train, self.y_train),
-            self._metric(self.x_test, self.y_test),
-        )
+        train_loss, train_metric = self._loss_and_metric(self.x_train, self.y_train)
+        test_loss, test_metric = self._loss_and_metric(self.x_test, self.y_test)
+        return train_loss, test_loss, train_metric, test_metric
 
-    def _metric(self, x: Array, y: Array) -> float:
-        predicted = self.network.predict(x)
+    def _loss_and_metric(self, x: Array, y: Array) -> tuple[float, float]:
+        """``batch_loss`` and ``_metric`` from one forward pass."""
+        forward = self.network.forward(x)
+        loss = loss_value(self.loss_name, self.network.output, forward.zs[-1], forward.output, y)
+        return loss, self._metric(forward.output, y)
+
+    def _metric(self, predicted: Array, y: Array) -> float:
         if self.problem == "regression":
             total = float(np.sum((y - y.mean()) ** 2))
             residual = float(np.sum((y - predicted) ** 2))
@@ -427,15 +442,15 @@ class Trainer:
             raise ValueError(f"grid_size must be a whole number from 2 to {MAX_GRID}, got {grid_size!r}")
         grid, inputs = self._grid(grid_size)
         with np.errstate(all="ignore"):
-            forward = self.network.forward(inputs)
+            maps = self.network._grid_maps(inputs)
         g = grid_size
-        output = forward.output.reshape(g, g, -1)
-        node_maps = [a.T.reshape(a.shape[1], g, g) for a in forward.activations[:-1]]
+        node_maps = [m.reshape(len(m), g, g) for m in maps]
+        output = node_maps.pop()
         net = self.network
         return Snapshot(
             epoch=self.epoch,
             grid=grid,
-            output=output[:, :, 0] if output.shape[2] == 1 else output,
+            output=output[0] if len(output) == 1 else output.transpose(1, 2, 0),
             node_maps=node_maps,
             weights=[w.copy() for w in net.weights],
             biases=[b.copy() for b in net.biases],
@@ -447,7 +462,9 @@ class Trainer:
             grid = np.linspace(-HALF_SIDE, HALF_SIDE, grid_size)
             x1, x2 = np.meshgrid(grid, grid)
             points = np.column_stack([x1.ravel(), x2.ravel()])
-            self._grids[grid_size] = (grid, self.scaler.transform(feature_matrix(points, self.setup.features)))
+            inputs = self.scaler.transform(feature_matrix(points, self.setup.features))
+            # features × points in float32: the layout and precision Network._grid_maps draws with
+            self._grids[grid_size] = (grid, np.ascontiguousarray(inputs.T, dtype=np.float32))
         return self._grids[grid_size]
 
     # -- saving -------------------------------------------------------------------------------
@@ -471,7 +488,7 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "epoch": self.epoch,
             "iteration": self.iteration,
-            "history": asdict(self.history),
+            "history": self.history.to_dict(),
             "divergence": None if self.divergence is None else asdict(self.divergence),
         }
 
@@ -491,7 +508,7 @@ class Trainer:
         trainer.rng.bit_generator.state = state["rng"]
         trainer.epoch = int(state["epoch"])
         trainer.iteration = int(state["iteration"])
-        trainer.history = History(**{k: [float(v) for v in vs] for k, vs in state["history"].items()})
+        trainer.history = History.from_dict(state["history"])
         trainer.divergence = None if state["divergence"] is None else Divergence(**state["divergence"])
         return trainer
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.datasets import dataset_from_arrays
+from engine.datasets import dataset_from_arrays, feature_matrix
 from engine.trainer import Setup, Trainer
 
 RICH_FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
@@ -216,3 +216,27 @@ def test_snapshot_has_every_node_on_the_grid():
 def test_invalid_setups_name_the_bad_value(changes, message):
     with pytest.raises(ValueError, match=message):
         Setup(**changes)
+
+
+def test_a_smaller_learning_rate_lets_training_go_on_after_divergence():
+    trainer = Trainer(Setup(dataset="plane", learning_rate=10.0))
+    trainer.step(50)
+    assert trainer.divergence is not None
+    kept = trainer.network.params.copy()
+    trainer.reconfigure(replace(trainer.setup, learning_rate=0.01))
+    assert trainer.divergence is None
+    assert np.array_equal(trainer.network.params, kept)
+    assert trainer.step(5) == 5 and trainer.divergence is None
+
+
+def test_snapshot_maps_match_a_float64_forward_pass():
+    trainer = Trainer(Setup(dataset="spiral", features=RICH_FEATURES, hidden=(8, 8, 6)))
+    trainer.step(20)
+    snap = trainer.snapshot(40)
+    grid = np.linspace(-6, 6, 40)
+    x1, x2 = np.meshgrid(grid, grid)
+    inputs = trainer.scaler.transform(feature_matrix(np.column_stack([x1.ravel(), x2.ravel()]), RICH_FEATURES))
+    forward = trainer.network.forward(inputs)
+    assert np.allclose(snap.output, forward.output.reshape(40, 40), atol=1e-5)
+    for layer, activations in enumerate(forward.activations[:-1]):
+        assert np.allclose(snap.node_maps[layer], activations.T.reshape(-1, 40, 40), atol=1e-4 * max(1, np.abs(activations).max()))
