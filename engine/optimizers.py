@@ -92,6 +92,15 @@ class Optimizer:
     def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
+    def _step_scaled_by(self, squares: np.ndarray, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        """w -= lr·g / (√squares + ε): the per-weight step size of Adagrad and RMSprop."""
+        denom, tmp = self._tmp, self._tmp2
+        np.sqrt(squares, out=denom)
+        denom += self._hyper["eps"]
+        np.multiply(grads, lr, out=tmp)
+        tmp /= denom
+        params -= tmp
+
     def with_hyper(self, **changes: Any) -> Optimizer:
         """A copy with some hyper-parameters changed and the moment buffers and step count kept.
 
@@ -164,14 +173,10 @@ class _Adagrad(Optimizer):
     buffer_names = ("sum_sq",)
 
     def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        sum_sq, denom, tmp = self._buffers["sum_sq"], self._tmp, self._tmp2
+        sum_sq, tmp = self._buffers["sum_sq"], self._tmp2
         np.multiply(grads, grads, out=tmp)
         sum_sq += tmp
-        np.sqrt(sum_sq, out=denom)
-        denom += self._hyper["eps"]
-        np.multiply(grads, lr, out=tmp)
-        tmp /= denom
-        params -= tmp
+        self._step_scaled_by(sum_sq, params, grads, lr)
 
 
 class _RMSprop(Optimizer):
@@ -180,17 +185,12 @@ class _RMSprop(Optimizer):
     buffer_names = ("square_avg",)
 
     def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        alpha, square_avg = self._hyper["alpha"], self._buffers["square_avg"]
-        denom, tmp = self._tmp, self._tmp2
+        alpha, square_avg, tmp = self._hyper["alpha"], self._buffers["square_avg"], self._tmp2
         square_avg *= alpha
         np.multiply(grads, 1.0 - alpha, out=tmp)
         tmp *= grads
         square_avg += tmp
-        np.sqrt(square_avg, out=denom)
-        denom += self._hyper["eps"]
-        np.multiply(grads, lr, out=tmp)
-        tmp /= denom
-        params -= tmp
+        self._step_scaled_by(square_avg, params, grads, lr)
 
 
 class _Adam(Optimizer):
