@@ -44,6 +44,7 @@ HIDEABLE = (
     "dataset", "noise", "train", "batch", "regenerate", "preprocessing", "features", "layers",
     "activation", "init", "loss", "optimizer", "lr", "schedule", "reg", "problem", "show_test",
     "discretize", "reset", "step", "play", "language", "lesson_links", "gallery",
+    "classes", "share", "join",
 )
 
 DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
@@ -114,6 +115,14 @@ class PlaygroundConfig(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("each value may appear only once")
         return value
+
+    @field_validator("features")
+    @classmethod
+    def _in_catalogue_order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """One order for the features (the form posts them in this order), so that the same
+        choice is the same configuration and the same URL."""
+        order = list(FEATURES)
+        return tuple(sorted(value, key=order.index))
 
     @model_validator(mode="after")
     def _only_relevant_hyper_parameters(self) -> "PlaygroundConfig":
@@ -254,12 +263,15 @@ def parse_form_values(items: list[tuple[str, str]]) -> dict[str, Any]:
     """Raw strings from a query or form (repeated keys allowed) -> the values to validate.
 
     List fields accept both ``layers=4,2`` and repeated keys; an empty ``layers=`` means no
-    hidden layer. Booleans are written 1/0 (``true``/``false`` and ``on`` are accepted)."""
+    hidden layer. Other empty values are left out (their defaults apply). Booleans are written
+    1/0 (``true``/``false`` and ``on`` are accepted)."""
     values: dict[str, Any] = {}
     for key, raw in items:
         if key in LIST_FIELDS:
             parts = [p.strip() for p in raw.split(",") if p.strip()]
             values[key] = (*values.get(key, ()), *parts)
+        elif not raw.strip():
+            continue  # an emptied box (an optional hyper-parameter, say) means "not set"
         elif key in PlaygroundConfig.model_fields and PlaygroundConfig.model_fields[key].annotation is bool:
             values[key] = raw.strip().lower() in ("1", "true", "on", "yes")
         else:

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.paths import STATIC_DIR
-from app.routes import api, pages
+from app.routes import api, classroom, pages
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(classroom.router)
     api.install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)

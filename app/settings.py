@@ -26,10 +26,13 @@ class Settings:
     session_ttl_seconds: int = 30 * 60
     max_sessions: int = 500
     log_level: str = "info"
+    # The address students open, as the join page shows it (e.g. "http://192.168.1.20:8000").
+    # None: detected from the request and the machine's LAN address (see app/routes/classroom.py).
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS and LOG_LEVEL."""
+        """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, LOG_LEVEL and PUBLIC_URL."""
         log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
         allowed = ("critical", "error", "warning", "info", "debug")
         if log_level not in allowed:
@@ -40,4 +43,15 @@ class Settings:
             session_ttl_seconds=_int_from_env("SESSION_TTL_SECONDS", cls.session_ttl_seconds, 1),
             max_sessions=_int_from_env("MAX_SESSIONS", cls.max_sessions, 1),
             log_level=log_level,
+            public_url=_url_from_env("PUBLIC_URL"),
         )
+
+
+def _url_from_env(name: str) -> str | None:
+    """An http(s) base address such as ``http://192.168.1.20:8000``, without a trailing slash."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")) or len(raw) < len("http://x"):
+        raise ValueError(f"{name} must be an address starting with http:// or https://, got {raw!r}")
+    return raw.rstrip("/")

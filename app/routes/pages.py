@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.config import (
     BATCH_SIZES,
+    HIDEABLE,
     LEARNING_RATES,
     REG_RATES,
     MAX_NOISE,
@@ -35,6 +36,7 @@ from app.config import (
     validate_config,
 )
 from app.frames import build_frame, data_points
+from app.gallery import gallery_links
 from app.i18n import LANGUAGES, choose_language, describe_error, translator
 from app.paths import TEMPLATES_DIR
 from app.page_model import (
@@ -170,6 +172,9 @@ def _render(
         "reg_rate_choices": sorted({*REG_RATES, config.reg_rate}),
         "next_seed": secrets.randbelow(MAX_SEED + 1),
         "article_sections": ARTICLE_SECTIONS,
+        "gallery": gallery_links(config, lang),
+        "hideable": HIDEABLE,
+        "lesson_ticked": {*config.hide, "lesson_links"},  # the lesson panel's boxes ticked at first
         # json for a <script> element: "</" must not close it early
         "state_json": json.dumps(state, separators=(",", ":")).replace("</", "<\\/"),
         **{f"{kind}_labels": _labels(t, kind) for kind in OPTIONS.choices},
