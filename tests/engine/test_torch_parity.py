@@ -207,3 +207,43 @@ def test_network_training_matches_torch(name, head):
     for ours_w, theirs_w in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(ours_w, theirs_w.detach().numpy(), **TOLERANCE)
     assert np.abs(net.params - start).max() > 1e-3
+
+
+# ---- the whole Trainer: mini-batches in its shuffled order, an L2 penalty and a schedule ---------
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("name", GRADIENT_RULES)
+def test_trainer_epochs_match_torch(name, schedule):
+    from engine.trainer import Setup, Trainer
+
+    rate = 0.01
+    trainer = Trainer(Setup(dataset="xor", noise=0.1, hidden=(4, 2), optimizer=name, learning_rate=LR[name],
+                            schedule=schedule, schedule_params=SCHEDULE_PARAMS[schedule],
+                            regularization="l2", regularization_rate=rate, batch_size=50, seed=3))
+    net = trainer.network
+    weights = [torch.tensor(w, requires_grad=True) for w in net.weights]
+    biases = [torch.tensor(b, requires_grad=True) for b in net.biases]
+    theirs = torch_optimizer(name, [weights, biases], LR[name], {})
+    scheduler = torch_schedule(schedule, theirs, SCHEDULE_PARAMS[schedule])
+    x, y = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
+    batch_size = len(x) if name == "gd" else 50  # "gd" is full-batch whatever the batch size
+
+    for _ in range(3):
+        shuffle = np.random.Generator(np.random.PCG64())
+        shuffle.bit_generator.state = trainer.rng.bit_generator.state  # the order the trainer will use
+        order = torch.from_numpy(shuffle.permutation(len(x)))
+        trainer.step(1)
+        for batch in order.split(batch_size):
+            z = x[batch] @ weights[0] + biases[0]
+            for w, b in zip(weights[1:], biases[1:]):
+                z = torch.tanh(z) @ w + b
+            penalty = 0.5 * rate * sum((w * w).sum() for w in weights)
+            theirs.zero_grad()
+            (F.binary_cross_entropy_with_logits(z, y[batch]) + penalty).backward()
+            theirs.step()
+        scheduler.step()
+
+    assert trainer.iteration == 3 * -(-len(x) // batch_size)
+    for ours_w, theirs_w in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(ours_w, theirs_w.detach().numpy(), **TOLERANCE)
