@@ -13,5 +13,6 @@ import uvicorn  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
-settings = Settings.from_env()
-uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+if __name__ == "__main__":  # worker processes ("spawn") import this module again: no server there
+    settings = Settings.from_env()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)

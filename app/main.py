@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from html import escape
+
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
@@ -12,15 +15,24 @@ from app.paths import STATIC_DIR
 from app.routes import api, classroom, pages
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
+from app.trainers import make_trainers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    store = InMemorySessionStore(settings.session_ttl_seconds, settings.max_sessions,
+                                 trainers=make_trainers(settings.workers))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()  # stops the worker processes
+
     # FastAPI's own /docs and /redoc load their scripts from a CDN; classrooms may be offline and
     # nothing may load from the internet, so /docs is a plain page of our own (see api_docs).
-    app = FastAPI(title="Neural network playground", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Neural network playground", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
-    app.state.sessions = InMemorySessionStore(settings.session_ttl_seconds, settings.max_sessions)
+    app.state.sessions = store
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)

@@ -26,13 +26,17 @@ class Settings:
     session_ttl_seconds: int = 30 * 60
     max_sessions: int = 500
     log_level: str = "info"
+    # Worker processes that hold the trainers (0: train in the server process itself). Training is
+    # Python-bound, so one process uses one core; `from_env` defaults to one worker per core.
+    workers: int = 0
     # The address students open, as the join page shows it (e.g. "http://192.168.1.20:8000").
     # None: detected from the request and the machine's LAN address (see app/routes/classroom.py).
     public_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, LOG_LEVEL and PUBLIC_URL."""
+        """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, LOG_LEVEL, WORKERS and
+        PUBLIC_URL."""
         log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
         allowed = ("critical", "error", "warning", "info", "debug")
         if log_level not in allowed:
@@ -43,6 +47,7 @@ class Settings:
             session_ttl_seconds=_int_from_env("SESSION_TTL_SECONDS", cls.session_ttl_seconds, 1),
             max_sessions=_int_from_env("MAX_SESSIONS", cls.max_sessions, 1),
             log_level=log_level,
+            workers=_int_from_env("WORKERS", os.cpu_count() or 1, 0),
             public_url=_url_from_env("PUBLIC_URL"),
         )
 

@@ -24,8 +24,8 @@ from app.config import (
     PlaygroundConfig,
     validate_config,
 )
-from app.frames import build_frame, data_points, flags, metrics
 from app.sessions import Session, SessionStore, get_store
+from app.trainers import TrainerGone
 
 MAX_PARAMETER = 1e6  # the engine's bound on a weight or bias set by hand
 
@@ -132,8 +132,12 @@ def _session(
 ) -> Session:
     session = store.get(session_id)
     if session is None:
-        raise HTTPException(404, f"session {session_id} not found or expired; create one with POST /api/sessions")
+        raise _not_found(session_id)
     return session
+
+
+def _not_found(session_id: str) -> HTTPException:
+    return HTTPException(404, f"session {session_id} not found or expired; create one with POST /api/sessions")
 
 
 SessionDep = Annotated[Session, Depends(_session)]
@@ -158,17 +162,14 @@ def create_session(
         raise _config_problems(exc) from None
     session = store.create(config)
     with session.lock:
-        return {"id": session.id, **_config_view(session),
-                "frame": build_frame(session.trainer), "data": data_points(session.trainer)}
+        return {"id": session.id, **_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
 
 
 @router.get("/sessions/{id}", response_model=SessionInfo, responses=_SESSION_ERRORS,
             summary="The session's configuration, epoch and latest metrics")
 def read_session(session: SessionDep) -> dict[str, Any]:
     with session.lock:
-        t = session.trainer
-        return {"id": session.id, **_config_view(session), "epoch": t.epoch, "iteration": t.iteration,
-                "metrics": metrics(t), "flags": flags(t)}
+        return {"id": session.id, **_config_view(session), **session.run("info")}
 
 
 @router.patch("/sessions/{id}/config", response_model=ConfigChanged, responses=_SESSION_ERRORS,
@@ -181,17 +182,15 @@ def change_config(session: SessionDep, changes: Annotated[dict[str, Any], _PARTI
             raise _config_problems(exc) from None
         except ValueError as exc:
             raise _problems(("config", str(exc))) from None
-        t = session.trainer
-        return {**_config_view(session), "rebuilt": rebuilt, "frame": build_frame(t),
-                "data": data_points(t) if rebuilt == "data" else None}
+        return {**_config_view(session), "rebuilt": rebuilt, "frame": session.run("frame"),
+                "data": session.run("data") if rebuilt == "data" else None}
 
 
 @router.post("/sessions/{id}/step", responses=_SESSION_ERRORS,
              summary=f"Train 1 to {MAX_EPOCHS_PER_STEP} epochs and return the new frame")
 def step(session: SessionDep, body: StepBody = StepBody()) -> Frame:
     with session.lock:
-        session.trainer.step(body.epochs)
-        return build_frame(session.trainer, body.since, body.grid)
+        return session.run("step", epochs=body.epochs, since=body.since, grid=body.grid)
 
 
 @router.post("/sessions/{id}/reset", response_model=ResetAnswer, responses=_SESSION_ERRORS,
@@ -199,8 +198,7 @@ def step(session: SessionDep, body: StepBody = StepBody()) -> Frame:
 def reset(session: SessionDep, body: ResetBody = ResetBody()) -> dict[str, Any]:
     with session.lock:
         session.reset(body.seed)
-        t = session.trainer
-        return {**_config_view(session), "frame": build_frame(t), "data": data_points(t)}
+        return {**_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
 
 
 @router.get("/sessions/{id}/frame", responses=_SESSION_ERRORS, summary="The current frame, without training")
@@ -210,36 +208,35 @@ def frame(
     grid: Annotated[int, Query(ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")] = DEFAULT_GRID,
 ) -> Frame:
     with session.lock:
-        return build_frame(session.trainer, since, grid)
+        return session.run("frame", since=since, grid=grid)
 
 
-def _edit(session: Session, body: _Body, edit: Any, **arguments: Any) -> Frame:
-    """Run the engine's ``edit``; its ValueError names the bad argument first ("source must
+def _edit(session: Session, body: _Body, operation: str) -> Frame:
+    """Run the engine's edit; its ValueError names the bad argument first ("source must
     be ..."), which becomes the field of the 422 answer."""
     with session.lock:
         try:
-            edit(**arguments)
+            return session.run(operation, **body.model_dump())
         except ValueError as exc:
             name = str(exc).split(" ", 1)[0]
             raise _problems((name if name in type(body).model_fields else "body", str(exc))) from None
-        return build_frame(session.trainer)
 
 
 @router.put("/sessions/{id}/weight", responses=_SESSION_ERRORS, summary="Set one weight by hand")
 def set_weight(session: SessionDep, body: WeightBody) -> Frame:
-    return _edit(session, body, session.trainer.set_weight, **body.model_dump())
+    return _edit(session, body, "set_weight")
 
 
 @router.put("/sessions/{id}/bias", responses=_SESSION_ERRORS, summary="Set one bias by hand")
 def set_bias(session: SessionDep, body: BiasBody) -> Frame:
-    return _edit(session, body, session.trainer.set_bias, **body.model_dump())
+    return _edit(session, body, "set_bias")
 
 
 @router.get("/sessions/{id}/model", responses=_SESSION_ERRORS,
             summary="Download the configuration and the whole trainer state as JSON")
 def export_model(session: SessionDep) -> Response:
     with session.lock:
-        content = {**_config_view(session), "trainer": session.trainer.to_dict()}
+        content = {**_config_view(session), "trainer": session.run("export")}
     return JSONResponse(content, headers={"Content-Disposition": 'attachment; filename="playground-model.json"'})
 
 
@@ -269,6 +266,11 @@ def _validation_problem(error: dict[str, Any], body_model: Any) -> dict[str, str
 def install_error_handlers(app: FastAPI) -> None:
     """Give FastAPI's own 422 answers (bad step body, wrong JSON types, malformed JSON) the API's
     ``{"detail": [{"field", "message"}]}`` shape."""
+
+    @app.exception_handler(TrainerGone)
+    def trainer_gone(request: Request, exc: TrainerGone) -> JSONResponse:
+        """A session whose trainer was lost (its worker process died) is as good as expired."""
+        return JSONResponse({"detail": _not_found(str(exc)).detail}, status_code=404)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -35,7 +35,6 @@ from app.config import (
     parse_query,
     validate_config,
 )
-from app.frames import build_frame, data_points
 from app.gallery import gallery_links
 from app.i18n import LANGUAGES, choose_language, describe_error, translator
 from app.paths import TEMPLATES_DIR
@@ -50,6 +49,7 @@ from app.page_model import (
     network_layout,
 )
 from app.sessions import Session, SessionStore, get_store
+from app.trainers import TrainerGone
 from engine.datasets import DATASETS
 
 router = APIRouter(include_in_schema=False)
@@ -94,23 +94,27 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
     if problem in OPTIONS.problems and dataset in DATASETS and DATASETS[dataset].problem != problem:
         values["dataset"] = first_dataset_of(str(problem))
     session = store.get(sid)
-    if session is None:  # expired or the server restarted: start again from what the form says
-        config, notes = parse_query([(k, str(v)) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
-        session = store.create(config)
+    if session is not None:
+        errors: list[FieldError] = []
         with session.lock:
-            response = _render(request, "partials/playground.html", session, lang, notes=notes,
-                               messages=[translator(lang)("js.expired")])
-        return _with_url(response, session.config, lang)
-    errors: list[FieldError] = []
+            try:
+                try:
+                    session.apply(validate_config(values))
+                except ConfigError as exc:
+                    errors = exc.errors
+                except ValueError as exc:
+                    errors = [FieldError("config", str(exc))]
+                response = _render(request, "partials/playground.html", session, lang, errors=errors)
+                return response if errors else _with_url(response, session.config, lang)
+            except TrainerGone:
+                store.delete(sid)
+    # Expired, or the server restarted: start again from what the form says.
+    config, notes = parse_query([(k, str(v)) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
+    session = store.create(config)
     with session.lock:
-        try:
-            session.apply(validate_config(values))
-        except ConfigError as exc:
-            errors = exc.errors
-        except ValueError as exc:
-            errors = [FieldError("config", str(exc))]
-        response = _render(request, "partials/playground.html", session, lang, errors=errors)
-    return response if errors else _with_url(response, session.config, lang)
+        response = _render(request, "partials/playground.html", session, lang, notes=notes,
+                           messages=[translator(lang)("js.expired")])
+    return _with_url(response, session.config, lang)
 
 
 def _with_url(response: HTMLResponse, config: PlaygroundConfig, lang: str) -> HTMLResponse:
@@ -129,16 +133,15 @@ def _render(
 ) -> HTMLResponse:
     """Render with the session's current state (the caller holds the session's lock)."""
     t = translator(lang)
-    config, trainer = session.config, session.trainer
-    frame = build_frame(trainer)
-    metric = "r2" if trainer.problem == "regression" else "accuracy"
+    config, view = session.config, session.run("view")
+    frame, problem = view["frame"], view["problem"]
     state = {
         "sid": session.id,
         "frame": frame,
-        "data": data_points(trainer),
+        "data": view["data"],
         "query": config.to_query(),
         "lang": lang,
-        "problem": trainer.problem,
+        "problem": problem,
         "showTest": config.show_test,
         "discretize": config.discretize,
         "activation": activation_curve(config.activation),
@@ -153,13 +156,13 @@ def _render(
         "config": config,
         "values": config.model_dump(),
         "query": config.to_query(),
-        "problem": trainer.problem,
-        "metric": metric,
-        "epoch": trainer.epoch,
+        "problem": problem,
+        "metric": "r2" if problem == "regression" else "accuracy",
+        "epoch": view["epoch"],
         "options": OPTIONS,
-        "layout": network_layout(config, trainer.network.sizes[-1]),
+        "layout": network_layout(config, view["n_outputs"]),
         "node_grid": frame["nodes"]["grid"],
-        "previews": {name: dataset_preview(name) for name in OPTIONS.datasets_by_problem[trainer.problem]},
+        "previews": {name: dataset_preview(name) for name in OPTIONS.datasets_by_problem[problem]},
         "activation_formula": activation_curve(config.activation)["formula"],
         "hidden": set(config.hide),
         "error_fields": {e.field for e in errors},

@@ -8,6 +8,7 @@ import pytest
 
 from app.config import PlaygroundConfig
 from app.sessions import InMemorySessionStore
+from engine.trainer import Trainer
 
 CONFIG = PlaygroundConfig()
 
@@ -33,7 +34,7 @@ def test_session_holds_a_trainer_built_from_its_config() -> None:
     config = PlaygroundConfig(dataset="xor", layers=(3,), seed=7)
     session = InMemorySessionStore(60, 10).create(config)
     assert session.config == config
-    assert session.trainer.setup == config.to_setup()
+    assert session.run("export")["setup"] == Trainer(config.to_setup()).to_dict()["setup"]
 
 
 def test_idle_sessions_expire_and_use_keeps_them_alive() -> None:
@@ -115,8 +116,8 @@ def test_concurrent_create_and_get_from_threads() -> None:
 
 def test_apply_failure_keeps_the_session_unchanged() -> None:
     session = InMemorySessionStore(60, 10).create(CONFIG)
-    session.trainer.step(3)
-    weights = session.trainer.network.params.copy()
+    session.run("step", epochs=3, since=-1, grid=10)
+    weights = session.run("export")["params"]
 
     class Broken:
         def to_setup(self):
@@ -124,8 +125,8 @@ def test_apply_failure_keeps_the_session_unchanged() -> None:
 
     with pytest.raises(ValueError):
         session.apply(Broken())  # type: ignore[arg-type]
-    assert session.config == CONFIG and session.trainer.epoch == 3
-    assert (session.trainer.network.params == weights).all()
+    assert session.config == CONFIG and session.run("info")["epoch"] == 3
+    assert session.run("export")["params"] == weights
 
 
 def test_apply_reports_what_was_rebuilt() -> None:
