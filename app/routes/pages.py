@@ -141,6 +141,7 @@ def _render(
         "data": view["data"],
         "query": config.to_query(),
         "lang": lang,
+        "title": t("app.title"),
         "problem": problem,
         "showTest": config.show_test,
         "discretize": config.discretize,

@@ -12,6 +12,7 @@
   let weights = [];
   let biases = [];
   let lastFrame = null;
+  let pendingFlag = ""; // a message to show once the next playground is drawn
 
   const $ = (id) => document.getElementById(id);
 
@@ -43,8 +44,8 @@
   function recover() {
     // The session is gone (idle timeout or a server restart): rebuild it from the URL.
     setPlaying(false);
-    htmx.ajax("GET", `/playground${window.location.search}`, { target: "#playground", swap: "outerHTML" })
-      .then(() => showFlag(message("expired")));
+    pendingFlag = message("expired");
+    htmx.ajax("GET", `/playground${window.location.search}`, { target: "#playground", swap: "outerHTML" });
   }
 
   async function run(action) {
@@ -388,11 +389,15 @@
     const element = $("playground-state");
     if (!element) return;
     state = JSON.parse(element.textContent);
+    document.documentElement.lang = state.lang; // the language switch swaps only the playground
+    document.title = state.title;
     curve = { epochs: [], train: [], test: [] };
     bindButtons();
     bindNetwork();
     drawActivation();
     draw(state.frame);
+    if (pendingFlag) showFlag(pendingFlag);
+    pendingFlag = "";
     setPlaying(playing);
   }
 

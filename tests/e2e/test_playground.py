@@ -158,10 +158,6 @@ def test_edit_weight_by_clicking_an_edge(page: Page, api):
     assert frame["epoch"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialog#edit-dialog sits inside form#playground (hx-trigger=change): typing in #edit-value fires "
-    "a change that posts /s/{sid}/config and swaps the whole playground, which closes the dialog and "
-    "redraws the diagram from a frame rendered before the new weight"))
 def test_editing_a_weight_does_not_post_the_form(page: Page, api, watched):
     open_ready(page)
     open_edge_dialog(page)
@@ -246,9 +242,6 @@ def test_language_switch_keeps_training(page: Page):
     expect(page.locator("#epoch")).to_have_text(f"{before + 1:,}".replace(",", "."))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "after switching language, HTMX swaps only form#playground: the document <title> and "
-    "<html lang> stay English (templates/base.html is not re-rendered and the partial sends no title)"))
 def test_language_switch_updates_document_title_and_lang(page: Page):
     open_ready(page)
     swap(page, lambda: page.get_by_role("button", name="Español").click())
@@ -308,10 +301,6 @@ def test_expired_session_recovers(page: Page, api, watched):
     assert len([m for m in watched.console_errors if "404" in m]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "static/js/playground.js recover(): the htmx.ajax(...).then(showFlag(expired)) runs before "
-    "htmx:afterSettle, whose start() -> draw() -> drawFlags() calls showFlag(''), so the expired "
-    "message flashes for ~150 ms and #flags ends hidden and empty"))
 def test_expired_session_message_stays_visible(page: Page, api, watched):
     expire_and_step(page, api, watched)
     page.wait_for_timeout(600)  # after the swap has settled and the frame has been drawn
