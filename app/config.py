@@ -237,6 +237,8 @@ def _field_error(error: Mapping[str, Any]) -> FieldError:
     field = loc[0] if loc else "config"
     message, code = error["msg"], error["type"]
     params = {k: _format(v) if not isinstance(v, str) else v for k, v in (error.get("ctx") or {}).items()}
+    if code == "literal_error":  # pydantic joins the last two with an English "or"
+        params["expected"] = params.get("expected", "").replace("' or '", "', '")
     if code == "extra_forbidden":
         message = f"unknown setting; allowed: {', '.join(PlaygroundConfig.model_fields)}"
         params = {"allowed": ", ".join(PlaygroundConfig.model_fields)}
@@ -290,8 +292,9 @@ def parse_query(items: list[tuple[str, str]], ignore: tuple[str, ...] = ()) -> t
             return validate_config(values), notes
         except ConfigError as exc:
             for error in exc.errors:
-                notes.append(FieldError(error.field, f"{_format(values.get(error.field, ''))!r} ignored: "
-                                        f"{error.message}", error.code, error.params))
+                rejected = _format(values.get(error.field, ""))
+                notes.append(FieldError(error.field, f"{rejected!r} ignored: {error.message}", error.code,
+                                        (*error.params, ("rejected", rejected))))
                 if error.field not in values:  # a rule between fields: drop the one that was named
                     values.clear()
                 values.pop(error.field, None)

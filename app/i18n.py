@@ -45,8 +45,13 @@ def translator(lang: str) -> Translator:
 
 
 def describe_error(t: Translator, field: str, code: str, params: dict[str, str], fallback: str) -> str:
-    """A field error in the student's language, e.g. «Tasa de aprendizaje: debe ser ≤ 10»."""
+    """A field error in the student's language, e.g. «Tasa de aprendizaje: debe ser ≤ 10», with
+    the rejected value when there is one (``params["rejected"]``): «Tasa de aprendizaje «abc»: …»."""
+    params = dict(params)
+    rejected = params.pop("rejected", None)
     name = t(f"field.{field}") if f"field.{field}" in CATALOGUES_KEYS else field
+    if rejected is not None:
+        name = f"{name} «{rejected}»"
     key = f"error.{code}"
     if key not in CATALOGUES_KEYS:
         return f"{name}: {fallback}"

@@ -36,7 +36,7 @@ from app.config import (
     validate_config,
 )
 from app.gallery import gallery_links
-from app.i18n import LANGUAGES, choose_language, describe_error, translator
+from app.i18n import LANGUAGES, Translator, choose_language, describe_error, translator
 from app.paths import TEMPLATES_DIR
 from app.page_model import (
     CLASS_COLOURS,
@@ -186,9 +186,9 @@ def _render(
     return templates.TemplateResponse(request, template, context)
 
 
-def _labels(t, kind: str) -> dict[str, str]:
+def _labels(t: Translator, kind: str) -> dict[str, str]:
     return {choice: t(f"{kind}.{choice}") for choice in OPTIONS.choices[kind]}
 
 
-def _describe(t, error: FieldError) -> str:
+def _describe(t: Translator, error: FieldError) -> str:
     return describe_error(t, error.field, error.code, dict(error.params), error.message)
