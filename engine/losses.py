@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.activations import _sigmoid_into, sigmoid, softmax
+from engine.activations import sigmoid_into, softmax
 
 Array = np.ndarray
 LOSSES = ("mse", "cross_entropy")
@@ -41,38 +41,34 @@ def loss_value(loss: str, output: str, z: Array, a: Array, y: Array) -> float:
 
 def output_gradient(loss: str, output: str, z: Array, a: Array, y: Array) -> Array:
     """dLoss/dz at the output layer, for a batch of m rows."""
-    if loss == "cross_entropy":
-        return (a - y) / len(y)
-    grad_a = (2.0 / a.size) * (a - y)
-    if output == "linear":
-        return grad_a
-    if output == "sigmoid":
-        return grad_a * a * (1.0 - a)
-    return a * (grad_a - (grad_a * a).sum(axis=1, keepdims=True))  # softmax Jacobian
+    out = np.empty_like(a)
+    output_gradient_into(loss, output, z, a, y, out, np.empty_like(a))
+    return out
 
 
-def _output_gradient_into(loss: str, output: str, z: Array, a: Array, y: Array, out: Array, scratch: Array) -> None:
-    """``out[...] = output_gradient(loss, output, z, a, y)`` with the same rounding, in place."""
-    if loss == "cross_entropy":
+def output_gradient_into(loss: str, output: str, z: Array, a: Array, y: Array, out: Array, scratch: Array) -> None:
+    """``out = output_gradient(...)`` in place (the training step allocates nothing)."""
+    if loss == "cross_entropy":  # the famous simplification: (a - y) / m, for sigmoid and softmax
         np.subtract(a, y, out=out)
         out /= len(y)
-    elif output == "linear":
-        np.subtract(a, y, out=out)
-        out *= 2.0 / a.size
-    elif output == "sigmoid":
-        np.subtract(a, y, out=out)
-        out *= 2.0 / a.size
+        return
+    np.subtract(a, y, out=out)  # dLoss/da of the mean of squares
+    out *= 2.0 / a.size
+    if output == "sigmoid":
         out *= a
         np.subtract(1.0, a, out=scratch)
         out *= scratch
-    else:
-        out[...] = output_gradient(loss, output, z, a, y)
+    elif output == "softmax":  # the softmax Jacobian: a ⊙ (g − Σ g·a)
+        np.multiply(out, a, out=scratch)
+        out -= scratch.sum(axis=1, keepdims=True)
+        out *= a
 
 
-def _output_activation_into(output: str, z: Array, out: Array) -> None:
-    """``out[...] = output_activation(output, z)``; ``out`` may be ``z`` itself."""
+def output_activation_into(output: str, z: Array, out: Array) -> None:
+    """The output layer's activation: sigmoid (two classes), softmax (k classes) or identity;
+    ``out`` may be ``z`` itself."""
     if output == "sigmoid":
-        _sigmoid_into(z, out)
+        sigmoid_into(z, out)
     elif output == "softmax":
         out[...] = softmax(z)
     elif out is not z:
@@ -80,12 +76,9 @@ def _output_activation_into(output: str, z: Array, out: Array) -> None:
 
 
 def output_activation(output: str, z: Array) -> Array:
-    """The output layer's activation: sigmoid (two classes), softmax (k classes) or identity."""
-    if output == "sigmoid":
-        return sigmoid(z)
-    if output == "softmax":
-        return softmax(z)
-    return z
+    out = np.empty_like(z)
+    output_activation_into(output, z, out)
+    return out
 
 
 def check_regularization(kind: str, rate: float) -> None:

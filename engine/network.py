@@ -17,8 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.activations import Activation, _activate_into, _multiply_by_derivative, get_activation
-from engine.losses import _output_activation_into, _output_gradient_into, output_activation
+from engine.activations import Activation, get_activation
+from engine.losses import output_activation, output_activation_into, output_gradient_into
 
 Array = np.ndarray
 INITIALIZATIONS = ("xavier", "he", "uniform", "playground", "zeros")
@@ -139,20 +139,21 @@ class Network:
             np.dot(a, w, out=z)
             z += b
             if layer < last:
-                _activate_into(hidden[layer], z, out)
+                hidden[layer].apply(z, out)
             else:
-                _output_activation_into(self.output, z, out)
+                output_activation_into(self.output, z, out)
             a = out
         delta = ws.deltas[last]
-        _output_gradient_into(loss, self.output, ws.zs[last], a, y, delta, ws.scratch[last])
+        output_gradient_into(loss, self.output, ws.zs[last], a, y, delta, ws.scratch[last])
         for layer in range(last, -1, -1):
             np.dot(x.T if layer == 0 else ws.activations[layer - 1].T, delta, out=self.grad_weights[layer])
             np.dot(ws.ones, delta, out=self.grad_biases[layer])  # the column sums, as one BLAS call
             if layer:
                 below = ws.deltas[layer - 1]
                 np.dot(delta, self.weights[layer].T, out=below)
-                _multiply_by_derivative(hidden[layer - 1], ws.zs[layer - 1], ws.activations[layer - 1],
-                                       below, ws.scratch[layer - 1])
+                scratch = ws.scratch[layer - 1]
+                hidden[layer - 1].slope(ws.zs[layer - 1], ws.activations[layer - 1], scratch)
+                below *= scratch
                 delta = below
 
     def _grid_maps(self, inputs: Array) -> list[Array]:
@@ -178,11 +179,11 @@ class Network:
             np.dot(w.T.astype(dtype), a, out=z)
             z += b.astype(dtype)[:, None]
             if layer < len(self.hidden_activations):
-                _activate_into(self.hidden_activations[layer], z, z)
+                self.hidden_activations[layer].apply(z, z)
             elif self.output == "softmax":
                 z[...] = output_activation(self.output, z.T).T
             else:
-                _output_activation_into(self.output, z, z)
+                output_activation_into(self.output, z, z)
             maps.append(z)
             a = z
         return maps, block
