@@ -248,7 +248,7 @@ EN: dict[str, str] = {
     "gallery.step_activation.title": "The step activation",
     "gallery.step_activation.text": "The step's derivative is zero everywhere, so no gradient reaches the hidden neurons and they never learn.",
     "gallery.random_search.title": "Brute-force random search",
-    "gallery.random_search.text": "Random changes to all the weights, kept only when the loss falls: no gradient at all. Compare with the next one.",
+    "gallery.random_search.text": "Random changes to all the weights, kept only when the loss falls: no gradient at all. After 100 epochs, compare it with the next one.",
     "gallery.gradient_descent.title": "Gradient descent, same task",
     "gallery.gradient_descent.text": "The same network and data trained with stochastic gradient descent, to compare with the random search.",
 }

@@ -242,7 +242,7 @@ ES: dict[str, str] = {
     "gallery.step_activation.title": "La activación escalón",
     "gallery.step_activation.text": "La derivada del escalón es cero en todas partes, así que ningún gradiente llega a las neuronas ocultas y nunca aprenden.",
     "gallery.random_search.title": "Búsqueda aleatoria por fuerza bruta",
-    "gallery.random_search.text": "Cambios al azar de todos los pesos, que solo se conservan si el coste baja: sin gradiente. Compárala con el siguiente.",
+    "gallery.random_search.text": "Cambios al azar de todos los pesos, que solo se conservan si el coste baja: sin gradiente. Tras 100 épocas, compárala con el siguiente.",
     "gallery.gradient_descent.title": "Descenso de gradiente, misma tarea",
     "gallery.gradient_descent.text": "La misma red y los mismos datos entrenados con descenso de gradiente estocástico, para compararlo con la búsqueda aleatoria.",
 }

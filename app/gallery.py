@@ -31,6 +31,8 @@ def _entry(key: str, **changes: Any) -> GalleryEntry:
     return GalleryEntry(key, MappingProxyType(changes))
 
 
+_SPIRAL_FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
+
 GALLERY: tuple[GalleryEntry, ...] = (
     _entry("xor_single_neuron", dataset="xor", layers=()),
     _entry("xor_hidden_layer", dataset="xor", layers=(4, 2)),
@@ -41,8 +43,8 @@ GALLERY: tuple[GalleryEntry, ...] = (
     _entry("mini_batch", dataset="circle", optimizer="sgd", batch=1),
     _entry("full_batch", dataset="circle", optimizer="gd"),
     _entry("step_activation", dataset="circle", activation="step"),
-    _entry("random_search", dataset="spiral", layers=(8, 8, 8), optimizer="random_search"),
-    _entry("gradient_descent", dataset="spiral", layers=(8, 8, 8), optimizer="sgd"),
+    _entry("random_search", dataset="spiral", features=_SPIRAL_FEATURES, layers=(8, 8, 6), optimizer="random_search"),
+    _entry("gradient_descent", dataset="spiral", features=_SPIRAL_FEATURES, layers=(8, 8, 6), optimizer="sgd"),
 )
 
 
