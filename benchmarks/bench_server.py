@@ -15,19 +15,25 @@ Scenarios, each after a warm-up and for a fixed duration (``--seconds``, default
 - ``single``: one session with the default configuration, played like static/js/playground.js
   plays it: POST /api/sessions/{id}/step {epochs: 2, since: <last epoch>, grid: 50}, the next
   request only after the answer. Frames per second, latency, and bytes per frame on the wire:
-  the response body as received with ``Accept-Encoding: gzip`` (httpx's num_bytes_downloaded,
-  counted before decompression; headers not included) and its decoded size.
+  the response body as received with ``Accept-Encoding: gzip`` (its Content-Length, before
+  decompression; headers not included) and its decoded size.
 - ``students_N``: N sessions playing at once, each its own session and its own request loop
-  (asyncio, one httpx.AsyncClient with a connection per student). Frames per second of each
-  student (min, median, max over students) and request latency percentiles over every request
-  that completed inside the timed window.
+  (asyncio). Each student's step requests go over its own bare keep-alive HTTP/1.1 connection
+  (``Connection``, a few lines on asyncio streams: httpx cost the load generator about as much CPU
+  per request as the server spends); httpx only creates and deletes the sessions. Frames per
+  second of each student (min, median, max over students) and request latency percentiles over
+  every request that completed inside the timed window.
 - ``idle_500``: server memory (VmRSS from /proc/<pid>/status) before and after creating
-  ``--idle`` (default 500 = the default MAX_SESSIONS) sessions that then sit idle.
+  ``--idle`` (default 500 = the default MAX_SESSIONS) sessions that then sit idle. VmRSS is that
+  of the server process only: with ``WORKERS`` > 0 the trainers live in its worker processes,
+  whose memory is not in this figure (read /proc/<pid>/task/*/children and their VmRSS).
 
-The load generator runs on the same machine as the server and competes with it for the CPU: its
-own CPU share and the server's (from /proc) are reported for every scenario. ``--nice N`` lowers
-the load generator's priority (the server is started before the renice, so it keeps its own).
-Traffic goes only to the given URL (127.0.0.1 by default); every loop is bounded in time.
+The load generator runs on the same machine as the server (about 0.1 of a core for 30 students):
+its own CPU share, the server's (from /proc, the server process together with its child
+processes, i.e. the trainer workers) and everything else's are reported for every scenario.
+``--nice N`` lowers the load generator's priority (the server is started before the renice, so
+it keeps its own). Traffic goes only to the given URL (127.0.0.1 by default); every loop is
+bounded in time.
 """
 
 from __future__ import annotations
@@ -516,6 +522,8 @@ def main() -> None:
         "see loadgen_cpu_cores, server_cpu_cores and others_cpu_cores (everything else on the machine; "
         "1.0 = one core busy) of each scenario",
         "bytes_per_frame_gzip: the response body as received with Accept-Encoding: gzip (headers not counted)",
+        "server_cpu_cores includes the server's child processes (trainer workers); server_rss_mb "
+        "and idle_*.server_rss_mb are the server process only, without its workers",
     ]
     if pid is None:
         notes.append("no --pid: server RSS and CPU are null")
