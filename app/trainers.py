@@ -13,6 +13,8 @@ page rebuilds its session from its URL, as after a server restart.
 
 from __future__ import annotations
 
+import gzip
+import json
 import multiprocessing
 import threading
 from multiprocessing.connection import Connection
@@ -20,6 +22,9 @@ from typing import Any, Callable
 
 from app.frames import build_frame, data_points, flags, metrics
 from engine.trainer import Setup, Trainer
+
+
+GZIP_LEVEL = 6  # as good as 9 on frames, for less CPU
 
 
 class TrainerGone(LookupError):
@@ -47,6 +52,18 @@ def _step(trainer: Trainer, epochs: int, since: int, grid: int) -> dict[str, Any
     return build_frame(trainer, since, grid)
 
 
+def _encoded(operation: Callable[..., Any]) -> Callable[..., bytes]:
+    """``operation``'s answer as JSON bytes, gzip-compressed when ``compress``: the play loop's
+    frames are encoded where they are made, so the server process, which serves every student,
+    only passes bytes on."""
+
+    def run(trainer: Trainer, compress: bool, **arguments: Any) -> bytes:
+        body = json.dumps(operation(trainer, **arguments), separators=(",", ":"), allow_nan=False).encode()
+        return gzip.compress(body, compresslevel=GZIP_LEVEL) if compress else body
+
+    return run
+
+
 def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
     def run(trainer: Trainer, **arguments: Any) -> dict[str, Any]:
         edit(trainer, **arguments)
@@ -61,7 +78,9 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "apply": lambda trainer, setup: trainer.reconfigure(setup),
     "reset": lambda trainer, seed: trainer.reset(seed),
     "step": _step,
+    "step_json": _encoded(_step),
     "frame": build_frame,
+    "frame_json": _encoded(build_frame),
     "data": data_points,
     "info": _info,
     "view": _view,

@@ -186,11 +186,23 @@ def change_config(session: SessionDep, changes: Annotated[dict[str, Any], _PARTI
                 "data": session.run("data") if rebuilt == "data" else None}
 
 
-@router.post("/sessions/{id}/step", responses=_SESSION_ERRORS,
-             summary=f"Train 1 to {MAX_EPOCHS_PER_STEP} epochs and return the new frame")
-def step(session: SessionDep, body: StepBody = StepBody()) -> Frame:
+def _encoded_frame(request: Request, session: Session, operation: str, **arguments: Any) -> Response:
+    """A frame encoded (and gzip-compressed if the client takes it) where the trainer lives."""
+    compress = "gzip" in request.headers.get("accept-encoding", "").lower()
     with session.lock:
-        return session.run("step", epochs=body.epochs, since=body.since, grid=body.grid)
+        body = session.run(operation, compress=compress, **arguments)
+    headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if compress else {})}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+_FRAME_ANSWER = {200: {"description": "the frame (see docs/api.md)", "content": {"application/json": {}}},
+                 **_SESSION_ERRORS}
+
+
+@router.post("/sessions/{id}/step", response_class=Response, responses=_FRAME_ANSWER,
+             summary=f"Train 1 to {MAX_EPOCHS_PER_STEP} epochs and return the new frame")
+def step(request: Request, session: SessionDep, body: StepBody = StepBody()) -> Response:
+    return _encoded_frame(request, session, "step_json", epochs=body.epochs, since=body.since, grid=body.grid)
 
 
 @router.post("/sessions/{id}/reset", response_model=ResetAnswer, responses=_SESSION_ERRORS,
@@ -201,14 +213,15 @@ def reset(session: SessionDep, body: ResetBody = ResetBody()) -> dict[str, Any]:
         return {**_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
 
 
-@router.get("/sessions/{id}/frame", responses=_SESSION_ERRORS, summary="The current frame, without training")
+@router.get("/sessions/{id}/frame", response_class=Response, responses=_FRAME_ANSWER,
+            summary="The current frame, without training")
 def frame(
+    request: Request,
     session: SessionDep,
     since: Annotated[int, Query(ge=-1, description="the client's last epoch")] = -1,
     grid: Annotated[int, Query(ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")] = DEFAULT_GRID,
-) -> Frame:
-    with session.lock:
-        return session.run("frame", since=since, grid=grid)
+) -> Response:
+    return _encoded_frame(request, session, "frame_json", since=since, grid=grid)
 
 
 def _edit(session: Session, body: _Body, operation: str) -> Frame:
