@@ -141,6 +141,8 @@ EN: dict[str, str] = {
     "js.derivative": "f′(z)",
     "js.weight": "Weight from {source} to {target}",
     "js.bias": "Bias of this neuron",
+    "js.neuron": "neuron {layer}.{index}",
+    "js.output": "output",
     "js.invalid_number": "Type a number between −1,000,000 and 1,000,000.",
     "js.copied": "Link copied",
     "js.copy_failed": "Select the link and copy it with Ctrl+C",

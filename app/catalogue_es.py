@@ -137,6 +137,8 @@ ES: dict[str, str] = {
     "js.derivative": "f′(z)",
     "js.weight": "Peso de {source} a {target}",
     "js.bias": "Sesgo de esta neurona",
+    "js.neuron": "neurona {layer}.{index}",
+    "js.output": "salida",
     "js.invalid_number": "Escribe un número entre −1.000.000 y 1.000.000.",
     "js.copied": "Enlace copiado",
     "js.copy_failed": "Selecciona el enlace y cópialo con Ctrl+C",

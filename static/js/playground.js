@@ -322,7 +322,11 @@
   function nodeName(layer, index) {
     const node = $(`node-${layer}-${index}`);
     const label = node && node.querySelector(".node-label");
-    return label ? label.textContent : `${layer}.${index + 1}`;
+    if (label) return label.textContent;
+    if (node && node.classList.contains("output")) {
+      return document.querySelectorAll(".node.output").length > 1 ? `${message("output")} ${index + 1}` : message("output");
+    }
+    return message("neuron", { layer, index: index + 1 });
   }
 
   function bindNetwork() {
