@@ -27,7 +27,7 @@ class Settings:
     max_sessions: int = 500
     log_level: str = "info"
     # Worker processes that hold the trainers (0: train in the server process itself). Training is
-    # Python-bound, so one process uses one core; `from_env` defaults to one worker per core.
+    # Python-bound, so one process uses one core; `from_env` defaults to one per core (at most 4).
     workers: int = 0
     # The address students open, as the join page shows it (e.g. "http://192.168.1.20:8000").
     # None: detected from the request and the machine's LAN address (see app/routes/classroom.py).
@@ -47,9 +47,15 @@ class Settings:
             session_ttl_seconds=_int_from_env("SESSION_TTL_SECONDS", cls.session_ttl_seconds, 1),
             max_sessions=_int_from_env("MAX_SESSIONS", cls.max_sessions, 1),
             log_level=log_level,
-            workers=_int_from_env("WORKERS", os.cpu_count() or 1, 0),
+            workers=_int_from_env("WORKERS", default_workers(), 0),
             public_url=_url_from_env("PUBLIC_URL"),
         )
+
+
+def default_workers() -> int:
+    """One worker per core, up to 4: beyond that the server process, which speaks HTTP for all
+    of them, is the limit, and each worker costs about 50 MB."""
+    return min(os.cpu_count() or 1, 4)
 
 
 def _url_from_env(name: str) -> str | None:
