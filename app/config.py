@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS, FEATURES, SCALER_METHODS
@@ -19,7 +20,7 @@ from engine.losses import LOSSES, REGULARIZATIONS
 from engine.network import INITIALIZATIONS
 from engine.nongradient import NON_GRADIENT_METHODS
 from engine.optimizers import OPTIMIZERS, SCHEDULES
-from engine.trainer import Setup
+from engine.trainer import MAX_GRID, Setup
 
 # -- limits, enforced by the server (the form only offers what these allow) ----------------------
 MAX_HIDDEN_LAYERS = 6
@@ -32,7 +33,7 @@ MAX_LEARNING_RATE = 10.0
 MAX_REG_RATE = 10.0
 MAX_SEED = 2**31 - 1
 MAX_EPOCHS_PER_STEP = 100
-MIN_GRID, MAX_GRID, DEFAULT_GRID = 10, 100, 50
+MIN_GRID, DEFAULT_GRID = 10, 50  # and the engine's MAX_GRID
 
 # The dropdowns' choices (the API accepts any value in range).
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -41,7 +42,9 @@ BATCH_SIZES = (1, 2, 5, 10, 20, 30, 50, 100)
 
 # Controls a lesson link can hide (``hide=noise,lr``) and whether the article text shows.
 HIDEABLE = (
-    "dataset", "noise", "train", "batch", "regenerate", "preprocessing", "features", "layers",
+    "dataset", "noise", "train", "batch", "regenerate", "preprocessing", "features",
+    *(f"feature_{name}" for name in FEATURES),  # one input feature's toggle: feature_x1sq, ...
+    "layers",
     "activation", "init", "loss", "optimizer", "lr", "schedule", "reg", "problem", "show_test",
     "discretize", "reset", "step", "play", "language", "lesson_links", "gallery",
     "classes", "share", "join",
@@ -113,7 +116,7 @@ class PlaygroundConfig(BaseModel):
     @classmethod
     def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
-            raise ValueError("each value may appear only once")
+            raise PydanticCustomError("repeated_value", "each value may appear only once")
         return value
 
     @field_validator("features")
@@ -266,7 +269,7 @@ def parse_form_values(items: list[tuple[str, str]]) -> dict[str, Any]:
 
     List fields accept both ``layers=4,2`` and repeated keys; an empty ``layers=`` means no
     hidden layer. Other empty values are left out (their defaults apply). Booleans are written
-    1/0 (``true``/``false`` and ``on`` are accepted)."""
+    1/0 (pydantic also takes true/false, on/off, yes/no, and refuses anything else)."""
     values: dict[str, Any] = {}
     for key, raw in items:
         if key in LIST_FIELDS:
@@ -274,8 +277,6 @@ def parse_form_values(items: list[tuple[str, str]]) -> dict[str, Any]:
             values[key] = (*values.get(key, ()), *parts)
         elif not raw.strip():
             continue  # an emptied box (an optional hyper-parameter, say) means "not set"
-        elif key in PlaygroundConfig.model_fields and PlaygroundConfig.model_fields[key].annotation is bool:
-            values[key] = raw.strip().lower() in ("1", "true", "on", "yes")
         else:
             values[key] = raw.strip()
     return values

@@ -55,7 +55,7 @@ class Settings:
 def default_workers() -> int:
     """One worker per core, up to 4: beyond that the server process, which speaks HTTP for all
     of them, is the limit, and each worker costs about 50 MB."""
-    return min(os.cpu_count() or 1, 4)
+    return min(len(os.sched_getaffinity(0)), 4)  # the cores this process may use, not the host's
 
 
 def _url_from_env(name: str) -> str | None:

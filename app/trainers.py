@@ -17,6 +17,7 @@ import gzip
 import json
 import multiprocessing
 import threading
+import traceback
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
@@ -131,6 +132,8 @@ def _serve(connection: Connection) -> None:
             answer = ("gone", session_id)
         except ValueError as exc:
             answer = ("invalid", str(exc))
+        except Exception:  # a bug in one request must not take half the class's sessions with it
+            answer = ("failed", traceback.format_exc())
         connection.send(answer)
 
 
@@ -165,6 +168,8 @@ class _Worker:
             raise TrainerGone(session_id)
         if status == "invalid":
             raise ValueError(value)
+        if status == "failed":
+            raise RuntimeError(f"{operation} failed in a trainer worker:\n{value}")
         return value
 
     def drop(self, session_id: str) -> None:

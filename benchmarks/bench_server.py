@@ -24,9 +24,9 @@ Scenarios, each after a warm-up and for a fixed duration (``--seconds``, default
   second of each student (min, median, max over students) and request latency percentiles over
   every request that completed inside the timed window.
 - ``idle_500``: server memory (VmRSS from /proc/<pid>/status) before and after creating
-  ``--idle`` (default 500 = the default MAX_SESSIONS) sessions that then sit idle. VmRSS is that
-  of the server process only: with ``WORKERS`` > 0 the trainers live in its worker processes,
-  whose memory is not in this figure (read /proc/<pid>/task/*/children and their VmRSS).
+  ``--idle`` (default 500 = the default MAX_SESSIONS) sessions that then sit idle:
+  ``server_rss_*`` of the server process alone, ``total_rss_*`` with its child processes (with
+  ``WORKERS`` > 0 the trainers live in the worker processes).
 
 The load generator runs on the same machine as the server (about 0.1 of a core for 30 students):
 its own CPU share, the server's (from /proc, the server process together with its child
@@ -381,9 +381,22 @@ async def scenario_students(url: str, n: int, warmup: float, seconds: float, pid
     return result
 
 
+def total_rss_mb(pid: int | None) -> float | None:
+    """RSS of the server and its child processes (the trainer workers hold the sessions)."""
+    if pid is None:
+        return None
+    try:
+        processes = [pid, *_children(pid)]
+    except OSError:
+        return None
+    sizes = [proc_status(p, "VmRSS") for p in processes]
+    return None if None in sizes else round(sum(sizes), 1)
+
+
 async def scenario_idle(url: str, count: int, pid: int | None) -> dict[str, Any]:
     """RSS before and after creating ``count`` default sessions that then sit idle."""
     before = proc_status(pid, "VmRSS")
+    total_before = total_rss_mb(pid)
     ids: list[str] = []
     t0 = time.perf_counter()
     async with client_for(url, 4) as client:
@@ -397,6 +410,7 @@ async def scenario_idle(url: str, count: int, pid: int | None) -> dict[str, Any]
         elapsed = time.perf_counter() - t0
         await asyncio.sleep(1.0)
         after = proc_status(pid, "VmRSS")
+        total_after = total_rss_mb(pid)
         # the server's cap drops the least recently used beyond MAX_SESSIONS: check who is still there
         alive = 0
         for sid in ids[:5] + ids[-5:]:
@@ -409,6 +423,10 @@ async def scenario_idle(url: str, count: int, pid: int | None) -> dict[str, Any]
         "server_rss_mb_before": before,
         "server_rss_mb": after,
         "server_rss_kb_per_session": None if before is None or after is None else round((after - before) * 1024 / count, 1),
+        "total_rss_mb_before": total_before,
+        "total_rss_mb": total_after,
+        "total_rss_kb_per_session": None if total_before is None or total_after is None
+        else round((total_after - total_before) * 1024 / count, 1),
         "first_and_last_5_still_alive": alive,
     }
 

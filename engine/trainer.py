@@ -42,6 +42,7 @@ from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_l
 Array = np.ndarray
 HALF_SIDE = 6.0
 MAX_GRID = 100
+MAX_EDIT_VALUE = 1e6  # the largest weight or bias a student may type
 _DATA_STREAM, _INIT_STREAM, _TRAIN_STREAM = 0, 1, 2
 STATE_VERSION = 1
 OUTPUT_BY_PROBLEM = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
@@ -329,7 +330,7 @@ class Trainer:
         w = self.network.weights[layer]
         _index("source", source, w.shape[0])
         _index("target", target, w.shape[1])
-        _number("weight", value, low=-1e6, high=1e6)
+        _number("weight", value, low=-MAX_EDIT_VALUE, high=MAX_EDIT_VALUE)
         w[source, target] = value
         self.history.replace_last(self.evaluate())
 
@@ -338,7 +339,7 @@ class Trainer:
         self._check_layer(layer)
         b = self.network.biases[layer]
         _index("node", node, b.shape[0])
-        _number("bias", value, low=-1e6, high=1e6)
+        _number("bias", value, low=-MAX_EDIT_VALUE, high=MAX_EDIT_VALUE)
         b[node] = value
         self.history.replace_last(self.evaluate())
 

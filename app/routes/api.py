@@ -26,8 +26,8 @@ from app.config import (
 )
 from app.sessions import Session, SessionStore, get_store
 from app.trainers import TrainerGone
+from engine.trainer import MAX_EDIT_VALUE
 
-MAX_PARAMETER = 1e6  # the engine's bound on a weight or bias set by hand
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -49,7 +49,7 @@ class ResetBody(_Body):
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="a new seed draws new data and weights")
 
 
-_Value = Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER, allow_inf_nan=False)
+_Value = Field(ge=-MAX_EDIT_VALUE, le=MAX_EDIT_VALUE, allow_inf_nan=False)
 
 
 class WeightBody(_Body):

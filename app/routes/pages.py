@@ -51,6 +51,7 @@ from app.page_model import (
 from app.sessions import Session, SessionStore, get_store
 from app.trainers import TrainerGone
 from engine.datasets import DATASETS
+from engine.trainer import MAX_EDIT_VALUE
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -93,6 +94,7 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
     dataset = values.get("dataset")
     if problem in OPTIONS.problems and dataset in DATASETS and DATASETS[dataset].problem != problem:
         values["dataset"] = first_dataset_of(str(problem))
+        _drop_choices_the_problem_refuses(values)
     session = store.get(sid)
     if session is not None:
         errors: list[FieldError] = []
@@ -115,6 +117,18 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
         response = _render(request, "partials/playground.html", session, lang, notes=notes,
                            messages=[translator(lang)("js.expired")])
     return _with_url(response, session.config, lang)
+
+
+def _drop_choices_the_problem_refuses(values: dict[str, Any]) -> None:
+    """A new problem type may refuse the loss or the optimizer chosen for the old one
+    (cross-entropy for regression, the perceptron rule for several classes): those go back to
+    their defaults instead of refusing the student's switch."""
+    try:
+        validate_config(values)
+    except ConfigError as exc:
+        for error in exc.errors:
+            if error.code in ("loss_needs_classes", "perceptron_shape"):
+                values.pop(error.field, None)
 
 
 def _with_url(response: HTMLResponse, config: PlaygroundConfig, lang: str) -> HTMLResponse:
@@ -147,6 +161,7 @@ def _render(
         "discretize": config.discretize,
         "activation": activation_curve(config.activation),
         "colours": {"negative": NEGATIVE, "positive": POSITIVE, "classes": CLASS_COLOURS},
+        "maxEdit": MAX_EDIT_VALUE,
         "messages": {key: t(f"js.{key}") for key in JS_MESSAGES},
     }
     context = {
@@ -164,11 +179,12 @@ def _render(
         "layout": network_layout(config, view["n_outputs"]),
         "node_grid": frame["nodes"]["grid"],
         "previews": {name: dataset_preview(name) for name in OPTIONS.datasets_by_problem[problem]},
-        "activation_formula": activation_curve(config.activation)["formula"],
+        "activation_formula": t(f"formula.{config.activation}"),
         "hidden": set(config.hide),
         "error_fields": {e.field for e in errors},
-        "errors": [*messages, *(_describe(t, e) for e in errors)],
-        "notes": [_describe(t, e) for e in notes],
+        # one line per distinct message (seven layers of 9 neurons are one mistake)
+        "errors": list(dict.fromkeys([*messages, *(_describe(t, e) for e in errors)])),
+        "notes": list(dict.fromkeys(_describe(t, e) for e in notes)),
         "limits": {"min_train": MIN_TRAIN, "max_train": MAX_TRAIN, "min_noise": MIN_NOISE, "max_noise": MAX_NOISE},
         # the current value is always a choice, so that posting the form never changes it
         "batch_choices": sorted({*BATCH_SIZES, config.batch}),

@@ -147,7 +147,8 @@
   // ---- drawing a frame ---------------------------------------------------------------------
 
   function format(value, digits = 3) {
-    return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+    if (value === null || value === undefined) return "–";
+    return Number(value).toLocaleString(state.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits });
   }
 
   function drawMetrics(frame) {
@@ -155,7 +156,8 @@
     $("train-loss").textContent = format(frame.metrics.train_loss);
     $("test-loss").textContent = format(frame.metrics.test_loss);
     const metric = frame.metrics.test_metric;
-    $("metric").textContent = frame.metrics.metric === "accuracy" ? `${format(metric * 100, 1)} %` : format(metric);
+    const percent = frame.metrics.metric === "accuracy" && metric !== null;
+    $("metric").textContent = percent ? `${format(metric * 100, 1)} %` : format(metric);
   }
 
   function drawCurve(frame) {
@@ -175,7 +177,7 @@
       { x: curve.epochs.slice(), y: curve.train.slice(), name: message("train"), mode: "lines", line: { color: "#333", width: 2 } },
     ], {
       margin: { l: 40, r: 8, t: 8, b: 30 }, height: 130,
-      xaxis: { title: { text: message("epoch") }, zeroline: false },
+      xaxis: { title: { text: message("epoch") }, zeroline: false, range: [0, Math.max(10, curve.epochs[curve.epochs.length - 1] || 0)] },
       yaxis: { title: { text: message("loss") }, rangemode: "tozero" },
       legend: { orientation: "h", y: 1.15, x: 0 }, hovermode: "x unified",
     }, { displayModeBar: false, responsive: true });
@@ -307,14 +309,20 @@
     $("edit-error").textContent = "";
     $("edit-save").onclick = () => {
       const value = Number($("edit-value").value);
-      if ($("edit-value").value.trim() === "" || !Number.isFinite(value) || Math.abs(value) > 1e6) {
-        $("edit-error").textContent = message("invalid_number");
+      if ($("edit-value").value.trim() === "" || !Number.isFinite(value) || Math.abs(value) > state.maxEdit) {
+        $("edit-error").textContent = message("invalid_number", { max: state.maxEdit.toLocaleString(state.lang) });
         return;
       }
       dialog.close();
       run(async () => draw(await save(value)));
     };
     $("edit-cancel").onclick = () => dialog.close();
+    $("edit-value").onkeydown = (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        $("edit-save").click();
+      }
+    };
     dialog.showModal();
     $("edit-value").focus();
   }
@@ -395,6 +403,7 @@
     state = JSON.parse(element.textContent);
     document.documentElement.lang = state.lang; // the language switch swaps only the playground
     document.title = state.title;
+    window.history.replaceState(null, "", `/?${state.query}&lang=${state.lang}`);
     curve = { epochs: [], train: [], test: [] };
     bindButtons();
     bindNetwork();

@@ -24,6 +24,7 @@ from app.main import create_app
 from app.routes import classroom
 from app.routes.classroom import qr_svg, short_query
 from app.settings import Settings
+from engine.datasets import FEATURE_LABELS, FEATURES
 from engine.trainer import Trainer
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -110,6 +111,7 @@ VISIBLE_MARKERS = {
     **{name: f'data-control="{name}"' for name in (
         "noise", "train", "batch", "preprocessing", "activation", "init", "loss", "optimizer", "lr",
         "schedule", "reg", "problem", "show_test", "discretize", "classes")},
+    **{f"feature_{name}": f'type="checkbox" name="features" value="{name}"' for name in FEATURES},
 }
 
 
@@ -119,6 +121,9 @@ VISIBLE_MARKERS = {
 def test_every_hideable_control_has_a_marker_and_a_label() -> None:
     assert set(VISIBLE_MARKERS) == set(HIDEABLE)
     for name in HIDEABLE:
+        if name.startswith("feature_"):  # labelled by its formula, the same in every language
+            assert name.removeprefix("feature_") in FEATURE_LABELS, name
+            continue
         assert EN.get(f"lesson.hide.{name}") and ES.get(f"lesson.hide.{name}"), name
 
 

@@ -10,7 +10,11 @@ import pytest
 
 from app.catalogue_en import EN
 from app.catalogue_es import ES
+from app.page_model import OPTIONS
 from app.paths import TEMPLATES_DIR
+from app.routes.pages import JS_MESSAGES
+from engine.activations import ACTIVATIONS
+from engine.datasets import DATASETS
 
 CATALOGUES = {"en": EN, "es": ES}
 # t("key") or t('key', ...) with a literal key (keys built with ~ are checked by their own tests)
@@ -41,3 +45,11 @@ def test_every_key_used_in_the_templates_exists_in_both_languages() -> None:
     assert len(used) > 20  # the regex finds them
     missing = {lang: sorted(key for key in used if key not in catalogue) for lang, catalogue in CATALOGUES.items()}
     assert missing == {"en": [], "es": []}
+
+
+def test_every_choice_the_page_offers_has_a_label_and_every_activation_a_formula() -> None:
+    keys = [f"{kind}.{choice}" for kind, choices in OPTIONS.choices.items() for choice in choices]
+    keys += [f"dataset.{name}" for name in DATASETS] + [f"formula.{name}" for name in ACTIVATIONS]
+    keys += [f"js.{key}" for key in JS_MESSAGES]
+    for catalogue in CATALOGUES.values():
+        assert [k for k in keys if k not in catalogue] == []

@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT = 30.0
+_SERVER: dict = {}  # the running server's process and log, for `server_still_up`
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test in this folder `e2e`, and skip them all when there is no Chromium."""
@@ -49,6 +50,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if missing:
                 item.add_marker(pytest.mark.skip(
                     reason=f"{CHROMIUM} (or the playwright package) is missing: install Debian's chromium; .ci/run does"))
+
+
+@pytest.fixture(autouse=True)
+def server_still_up() -> Iterator[None]:
+    """If the server died during a test, say so with its log, instead of a wall of refused
+    connections in the tests after it."""
+    yield
+    process, log = _SERVER.get("process"), _SERVER.get("log")
+    if process is not None and process.poll() is not None:
+        log.seek(0)
+        pytest.fail(f"the server exited with {process.returncode} during this test:\n{log.read()}")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -88,6 +100,7 @@ def base_url() -> Iterator[str]:
                 log.seek(0)
                 pytest.fail(f"the server did not answer /healthz within {SERVER_START_TIMEOUT:.0f} s:\n{log.read()}")
             time.sleep(0.1)
+        _SERVER.update(process=process, log=log)
         yield url
     finally:
         process.terminate()

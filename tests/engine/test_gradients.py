@@ -80,3 +80,21 @@ def test_stable_cross_entropy_for_extreme_logits():
     logits = np.array([[1000.0, -1000.0, 0.0]])
     probs = np.exp(logits - logits.max()); probs /= probs.sum()
     assert np.isfinite(loss_value("cross_entropy", "softmax", logits, probs, np.array([[0.0, 1.0, 0.0]])))
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("output,loss,n_out", HEADS)
+def test_the_training_step_computes_the_same_gradient_as_backward(activation, output, loss, n_out):
+    """Training uses the allocation-free ``_batch_gradient``; it must agree with the
+    forward/backward pair that the central differences above check."""
+    rng = np.random.default_rng(zlib.crc32(f"fast/{activation}/{output}/{loss}".encode()))
+    net = Network.create((3, 4, 3, n_out), [activation, activation], output, "xavier", rng)
+    net.params[:] = rng.normal(0.0, 0.8, net.params.shape)
+    x = rng.normal(size=(7, 3))
+    y = _targets(output, n_out, 7, rng)
+    fp = net.forward(x)
+    net.backward(fp, output_gradient(loss, output, fp.zs[-1], fp.output, y))
+    expected = net.grads.copy()
+    net.grads[:] = np.nan
+    net._batch_gradient(x, y, loss)
+    np.testing.assert_allclose(net.grads, expected, rtol=1e-12, atol=1e-14)

@@ -8,7 +8,10 @@ agreement to rounding error.
 import numpy as np
 import pytest
 
+from engine.losses import output_gradient
+from engine.network import Network
 from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_lr
+from engine.trainer import Setup, Trainer
 
 torch = pytest.importorskip("torch", reason="PyTorch is a test-only extra (pip install '.[parity]'); .ci/run installs it")
 F = torch.nn.functional
@@ -178,11 +181,9 @@ def torch_loss(output, z, y):
 @pytest.mark.parametrize("head", HEADS, ids=[h[0] for h in HEADS])
 @pytest.mark.parametrize("name", GRADIENT_RULES)
 def test_network_training_matches_torch(name, head):
-    network = pytest.importorskip("engine.network")
-    losses = pytest.importorskip("engine.losses")
     output, loss, n_out = head
     rng = np.random.default_rng(7)
-    net = network.Network.create((2, 5, 4, n_out), ["tanh", "relu"], output, "xavier", rng)
+    net = Network.create((2, 5, 4, n_out), ["tanh", "relu"], output, "xavier", rng)
     net.params[net.n_weights:] = rng.normal(0.0, 0.1, net.params.size - net.n_weights)
     start = net.params.copy()
     x, y = rng.normal(size=(16, 2)), targets(output, n_out, rng)
@@ -194,7 +195,7 @@ def test_network_training_matches_torch(name, head):
 
     for _ in range(5):
         fp = net.forward(x)
-        net.backward(fp, losses.output_gradient(loss, output, fp.zs[-1], fp.output, y))
+        net.backward(fp, output_gradient(loss, output, fp.zs[-1], fp.output, y))
         ours.step(net.params, net.grads, LR[name])
 
         z = torch.from_numpy(x) @ weights[0] + biases[0]
@@ -215,8 +216,6 @@ def test_network_training_matches_torch(name, head):
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("name", GRADIENT_RULES)
 def test_trainer_epochs_match_torch(name, schedule):
-    from engine.trainer import Setup, Trainer
-
     rate = 0.01
     trainer = Trainer(Setup(dataset="xor", noise=0.1, hidden=(4, 2), optimizer=name, learning_rate=LR[name],
                             schedule=schedule, schedule_params=SCHEDULE_PARAMS[schedule],
