@@ -175,11 +175,14 @@ class PlaygroundConfig(BaseModel):
             seed=self.seed,
         )
 
-    def to_query(self) -> str:
-        """The canonical, readable query string (without '?') that ``parse_query`` reads back."""
+    def to_query(self, short: bool = False) -> str:
+        """The canonical, readable query string (without '?') that ``parse_query`` reads back.
+        ``short`` leaves out what equals the defaults (``dataset=xor&layers=4``): the shortest
+        link, for a QR code that must scan from the back of the room."""
+        defaults = _DEFAULTS if short else {}
         parts = []
         for name, value in self.model_dump().items():
-            if value is None or (name in _SHOWN_WHEN_SET and not value):
+            if value is None or (name in _SHOWN_WHEN_SET and not value) or defaults.get(name, ...) == value:
                 continue
             parts.append(f"{name}={_format(value)}")
         return "&".join(parts)
@@ -191,6 +194,13 @@ class PlaygroundConfig(BaseModel):
 
 # Fields left out of the URL while they are off/empty (the rest always appear).
 _SHOWN_WHEN_SET = ("show_test", "discretize", "hide", "hide_text")
+_DEFAULTS = PlaygroundConfig().model_dump()
+
+
+def page_url(config: PlaygroundConfig, lang: str, path: str = "/", short: bool = False) -> str:
+    """The address that opens ``config`` in ``lang``: the playground, or another page (``/join``)."""
+    query = config.to_query(short)
+    return f"{path}?{query}&lang={lang}" if query else f"{path}?lang={lang}"
 
 
 def _format(value: Any) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from app.config import PlaygroundConfig
+from app.config import PlaygroundConfig, page_url
 
 
 @dataclass(frozen=True)
@@ -56,4 +56,4 @@ class GalleryLink:
 
 def gallery_links(current: PlaygroundConfig, lang: str) -> list[GalleryLink]:
     """One link per entry, in the page's language and the current page layout."""
-    return [GalleryLink(e.key, f"/?{e.config(current).to_query()}&lang={lang}") for e in GALLERY]
+    return [GalleryLink(e.key, page_url(e.config(current), lang)) for e in GALLERY]

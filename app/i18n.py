@@ -11,6 +11,7 @@ from typing import Callable
 
 from app.catalogue_en import EN
 from app.catalogue_es import ES
+from app.config import FieldError
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "es": ES}
 LANGUAGES = (("en", "English"), ("es", "Español"))
@@ -44,11 +45,12 @@ def translator(lang: str) -> Translator:
     return t
 
 
-def describe_error(t: Translator, field: str, code: str, params: dict[str, str], fallback: str) -> str:
+def describe_error(t: Translator, error: FieldError) -> str:
     """A field error in the student's language, e.g. «Tasa de aprendizaje: debe ser ≤ 10», with
     the rejected value when there is one (``params["rejected"]``): «Tasa de aprendizaje «abc»: …»."""
-    params = dict(params)
+    params = dict(error.params)
     rejected = params.pop("rejected", None)
+    field, code, fallback = error.field, error.code, error.message
     name = t(f"field.{field}") if f"field.{field}" in CATALOGUES_KEYS else field
     if rejected is not None:
         name = f"{name} «{rejected}»"

@@ -34,7 +34,6 @@ import datetime
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -48,6 +47,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import machine_info  # noqa: E402  (beside this script)
 from engine.datasets import FEATURES  # noqa: E402
 from engine.trainer import Setup, Trainer  # noqa: E402
 
@@ -241,18 +241,8 @@ def measure_network(name: str, setup: Setup, rounds: int) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model,
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
+        **machine_info.machine(),
         "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
         "torch_default_threads": TORCH_DEFAULT_THREADS,

@@ -57,6 +57,8 @@ from typing import Any
 
 import httpx
 
+import machine_info  # beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 EPOCHS_PER_FRAME = 2  # static/js/playground.js: EPOCHS_PER_FRAME
@@ -74,22 +76,12 @@ HEADERS = {"Accept-Encoding": "gzip", "Content-Type": "application/json"}
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         load = os.getloadavg()
     except OSError:
         load = None
     return {
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
+        **machine_info.machine(),
         "httpx": httpx.__version__,
         "platform": platform.platform(),
         "loadavg_at_start": [round(x, 2) for x in load] if load else None,

@@ -121,10 +121,6 @@ ACTIVATIONS: dict[str, Activation] = {
     )
 }
 
-# Output activations are chosen by the problem, not by the student.
-OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
-SOFTMAX_FORMULA = "f(z)ᵢ = e^(zᵢ) / Σⱼ e^(zⱼ)"
-
 
 def get_activation(name: str) -> Activation:
     """The activation called ``name``; ValueError lists the known names otherwise."""

@@ -83,10 +83,6 @@ class Network:
         return cls(sizes, activations, output, initial_params(sizes, init, rng))
 
     @property
-    def activation_names(self) -> tuple[str, ...]:
-        return tuple(a.name for a in self.hidden_activations)
-
-    @property
     def n_layers(self) -> int:
         return len(self.weights)
 

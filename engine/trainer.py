@@ -37,7 +37,7 @@ from engine.losses import (
 )
 from engine.network import INITIALIZATIONS, Network
 from engine.nongradient import NON_GRADIENT_METHODS, check_method_fits, non_gradient_epoch
-from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_lr
+from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 
 Array = np.ndarray
 HALF_SIDE = 6.0
@@ -109,7 +109,7 @@ class Setup:
             make_optimizer(self.optimizer, 1, **self.optimizer_params)
         elif self.optimizer_params:
             raise ValueError(f"{self.optimizer} takes no optimizer parameters, got {dict(self.optimizer_params)}")
-        scheduled_lr(self.schedule, self.learning_rate, 0, **self.schedule_params)
+        make_schedule(self.schedule, **self.schedule_params)
 
     @property
     def problem(self) -> str:
@@ -203,6 +203,7 @@ class Trainer:
 
     def __init__(self, setup: Setup | None = None, data: Dataset | None = None):
         self.setup = setup or Setup()
+        self._schedule = make_schedule(self.setup.schedule, **self.setup.schedule_params)  # validated once
         self.custom_data = data
         self._build_data()
         self._build_network()
@@ -286,6 +287,7 @@ class Trainer:
         candidate = Trainer.__new__(Trainer)
         candidate.__dict__.update(self.__dict__)
         candidate.setup = setup
+        candidate._schedule = make_schedule(setup.schedule, **setup.schedule_params)
         data_fields = {"dataset", "noise", "n_samples", "n_classes", "train_fraction", "seed",
                        "features", "preprocessing"}
         network_fields = {"hidden", "activation", "init"}
@@ -351,8 +353,7 @@ class Trainer:
     @property
     def learning_rate(self) -> float:
         """The learning rate of the next epoch, after the schedule."""
-        s = self.setup
-        return scheduled_lr(s.schedule, s.learning_rate, self.epoch, **s.schedule_params)
+        return self._schedule(self.setup.learning_rate, self.epoch)
 
     @property
     def zero_gradient_reason(self) -> str | None:

@@ -24,7 +24,7 @@ import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.config import HIDEABLE, PlaygroundConfig, parse_query
+from app.config import HIDEABLE, page_url, parse_query
 from app.i18n import LANGUAGES, choose_language, describe_error, translator
 from app.routes.pages import templates
 
@@ -118,15 +118,6 @@ def public_base(request: Request, override: str | None) -> tuple[str, str]:
     return _base(scheme, "127.0.0.1", port), "fallback"
 
 
-def short_query(config: PlaygroundConfig) -> str:
-    """The configuration's query with only what differs from the defaults (``dataset=xor&
-    layers=4``): the shortest link, so the QR code stays coarse enough to scan from the back."""
-    defaults = PlaygroundConfig().model_dump()
-    values = config.model_dump()
-    changed = {name for name, value in values.items() if value != defaults[name]}
-    return "&".join(part for part in config.to_query().split("&") if part.split("=", 1)[0] in changed)
-
-
 def qr_svg(text: str) -> str:
     """A QR code as inline SVG (sized by CSS), made here: no internet needed."""
     return segno.make(text, error="m", micro=False).svg_inline(scale=QR_SCALE, border=2, omitsize=True)
@@ -143,12 +134,12 @@ def join(request: Request) -> HTMLResponse:
     lang = choose_language(requested_lang, request.headers.get("accept-language"))
     t = translator(lang)
     config, errors = parse_query(list(params.multi_items()), ignore=JOIN_PAGE_KEYS)
-    notes = [describe_error(t, e.field, e.code, dict(e.params), e.message) for e in errors]
+    notes = [describe_error(t, e) for e in errors]
     override = params.get("host")
     if override and _split_host(override, "http") is None:
         notes.append(t("join.bad_host", host=override))
     base, source = public_base(request, override)
-    query = short_query(config)
+    setup = query = config.to_query(short=True)
     if requested_lang in dict(LANGUAGES):
         query = f"{query}&lang={lang}" if query else f"lang={lang}"
     link = f"{base}/?{query}" if query else f"{base}/"
@@ -157,18 +148,18 @@ def join(request: Request) -> HTMLResponse:
         "t": t,
         "lang": lang,
         "languages": [
-            (code, name, "/join?" + urlencode([*parse_qsl(short_query(config)), *keep, ("lang", code)]))
+            (code, name, "/join?" + urlencode([*parse_qsl(setup), *keep, ("lang", code)]))
             for code, name in LANGUAGES
         ],
         "address": base,
         "link": link,
-        "has_setup": bool(short_query(config)),
+        "has_setup": bool(setup),
         "qr": qr_svg(link),
         "source": source,
         "container": source == "lan" and in_container(),
         "port": urlsplit(base).port or request.app.state.settings.port,
         "notes": notes,
-        "playground": f"/?{config.to_query()}&lang={lang}",
+        "playground": page_url(config, lang),
     }
     return templates.TemplateResponse(request, "join.html", context)
 
@@ -186,10 +177,6 @@ def lesson(request: Request) -> RedirectResponse:
     chosen = set(params.getlist("lesson_hide"))
     hide_text = params.get("lesson_hide_text", "").strip().lower() in ("1", "on", "true", "yes")
     config = config.with_changes(hide=tuple(n for n in HIDEABLE if n in chosen), hide_text=hide_text)
-    if params.get("to") == "join":
-        query = short_query(config)
-        target = f"/join?{query}&lang={lang}" if query else f"/join?lang={lang}"
-    else:
-        target = f"/?{config.to_query()}&lang={lang}"
+    target = page_url(config, lang, "/join", short=True) if params.get("to") == "join" else page_url(config, lang)
     return RedirectResponse(target, status_code=303)
 

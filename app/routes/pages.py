@@ -31,6 +31,7 @@ from app.config import (
     ConfigError,
     FieldError,
     PlaygroundConfig,
+    page_url,
     parse_form_values,
     parse_query,
     validate_config,
@@ -97,18 +98,12 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
         _drop_choices_the_problem_refuses(values)
     session = store.get(sid)
     if session is not None:
-        errors: list[FieldError] = []
         with session.lock:
             try:
-                try:
-                    session.apply(validate_config(values))
-                except ConfigError as exc:
-                    errors = exc.errors
-                except ValueError as exc:
-                    errors = [FieldError("config", str(exc))]
+                errors = _apply(session, values)
                 response = _render(request, "partials/playground.html", session, lang, errors=errors)
                 return response if errors else _with_url(response, session.config, lang)
-            except TrainerGone:
+            except TrainerGone:  # its worker process died: as good as expired
                 store.delete(sid)
     # Expired, or the server restarted: start again from what the form says.
     config, notes = parse_query([(k, str(v)) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
@@ -117,6 +112,17 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
         response = _render(request, "partials/playground.html", session, lang, notes=notes,
                            messages=[translator(lang)("js.expired")])
     return _with_url(response, session.config, lang)
+
+
+def _apply(session: Session, values: dict[str, Any]) -> list[FieldError]:
+    """Apply the form to the session, or say what is wrong with it (the session unchanged)."""
+    try:
+        session.apply(validate_config(values))
+    except ConfigError as exc:
+        return exc.errors
+    except ValueError as exc:
+        return [FieldError("config", str(exc))]
+    return []
 
 
 def _drop_choices_the_problem_refuses(values: dict[str, Any]) -> None:
@@ -132,7 +138,7 @@ def _drop_choices_the_problem_refuses(values: dict[str, Any]) -> None:
 
 
 def _with_url(response: HTMLResponse, config: PlaygroundConfig, lang: str) -> HTMLResponse:
-    response.headers["HX-Replace-Url"] = f"/?{config.to_query()}&lang={lang}"
+    response.headers["HX-Replace-Url"] = page_url(config, lang)
     return response
 
 
@@ -183,8 +189,8 @@ def _render(
         "hidden": set(config.hide),
         "error_fields": {e.field for e in errors},
         # one line per distinct message (seven layers of 9 neurons are one mistake)
-        "errors": list(dict.fromkeys([*messages, *(_describe(t, e) for e in errors)])),
-        "notes": list(dict.fromkeys(_describe(t, e) for e in notes)),
+        "errors": list(dict.fromkeys([*messages, *(describe_error(t, e) for e in errors)])),
+        "notes": list(dict.fromkeys(describe_error(t, e) for e in notes)),
         "limits": {"min_train": MIN_TRAIN, "max_train": MAX_TRAIN, "min_noise": MIN_NOISE, "max_noise": MAX_NOISE},
         # the current value is always a choice, so that posting the form never changes it
         "batch_choices": sorted({*BATCH_SIZES, config.batch}),
@@ -205,6 +211,3 @@ def _render(
 def _labels(t: Translator, kind: str) -> dict[str, str]:
     return {choice: t(f"{kind}.{choice}") for choice in OPTIONS.choices[kind]}
 
-
-def _describe(t: Translator, error: FieldError) -> str:
-    return describe_error(t, error.field, error.code, dict(error.params), error.message)

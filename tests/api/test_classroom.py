@@ -22,7 +22,7 @@ from app.frames import build_frame
 from app.gallery import GALLERY, gallery_links
 from app.main import create_app
 from app.routes import classroom
-from app.routes.classroom import qr_svg, short_query
+from app.routes.classroom import qr_svg
 from app.settings import Settings
 from engine.datasets import FEATURE_LABELS, FEATURES
 from engine.trainer import Trainer
@@ -293,8 +293,8 @@ def test_the_header_links_to_the_join_page_for_this_setup(client: TestClient) ->
 @pytest.mark.parametrize("entry", GALLERY, ids=lambda e: e.key)
 def test_short_query_reads_back_to_the_same_configuration(entry) -> None:
     config = entry.config(PlaygroundConfig(hide=("lr",), hide_text=True))
-    assert config_of(short_query(config)) == config
-    assert config_of(short_query(PlaygroundConfig())) == PlaygroundConfig() and short_query(PlaygroundConfig()) == ""
+    assert config_of(config.to_query(short=True)) == config
+    assert PlaygroundConfig().to_query(short=True) == ""
 
 
 # -- the gallery ----------------------------------------------------------------------------------
