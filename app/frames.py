@@ -1,7 +1,7 @@
 """A Trainer -> the compact JSON frame the page draws (see "The frame" in docs/api.md).
 
 The page asks for a frame every few epochs, so frames must be small: heatmaps are quantised to
-uint8 and sent as Plotly typed arrays (base64), numbers are rounded to 6 significant digits, and
+uint8 and sent as Plotly typed arrays (base64) in JSON, or as raw bytes on the frame stream, numbers are rounded to 6 significant digits, and
 the loss history is sent only from the epoch after the client's last one (``since``).
 JSON cannot carry NaN or Infinity, so every number passes through ``_number``, which turns a
 non-finite value into null; heatmaps map non-finite values into their range.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -19,9 +19,26 @@ from app.config import DEFAULT_GRID
 from engine.trainer import Trainer
 
 
-def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID) -> dict[str, Any]:
+def typed_map(values: np.ndarray) -> dict[str, str]:
+    """A uint8 matrix as a Plotly typed array (row i is x2 = grid[i], column j is x1): the JSON
+    frame's form of a heatmap."""
+    return {
+        "dtype": "u1",
+        "bdata": base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii"),
+        "shape": ",".join(str(n) for n in values.shape),
+    }
+
+
+def raw_map(values: np.ndarray) -> np.ndarray:
+    """A uint8 matrix as it is, row-major: the frame stream sends its bytes (app/trainers.py)."""
+    return np.ascontiguousarray(values, dtype=np.uint8)
+
+
+def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
+                maps: Callable[[np.ndarray], Any] = typed_map) -> dict[str, Any]:
     """Everything needed to draw the trainer's current moment on a ``grid``×``grid`` heatmap,
-    with the history of epochs after ``since`` (-1: all of it)."""
+    with the history of epochs after ``since`` (-1: all of it); ``maps`` gives each heatmap its
+    form."""
     snap = trainer.snapshot(grid)
     history = trainer.history
     start = min(max(since + 1, 0), trainer.epoch)
@@ -37,13 +54,13 @@ def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID) -> 
             "test_metric": _numbers(history.test_metric[start:]),
         },
         "metrics": metrics(trainer),
-        "output": _output(trainer.problem, snap.output, grid),
+        "output": _output(trainer.problem, snap.output, grid, maps),
         # Node maps are thumbnails a few dozen pixels wide: every second row and column of the
         # output's grid (ceil(G/2) points a side) looks the same there and quarters their size.
         "nodes": {
             "grid": math.ceil(grid / 2),
             "layers": [
-                [_typed(_signed(_input_scale(node) if depth == 0 else node)[::2, ::2]) for node in layer]
+                [maps(_signed(_input_scale(node) if depth == 0 else node)[::2, ::2]) for node in layer]
                 for depth, layer in enumerate(snap.node_maps)
             ],
         },
@@ -90,19 +107,19 @@ def data_points(trainer: Trainer) -> dict[str, Any]:
     return {"train": points(trainer.train_data), "test": points(trainer.test_data)}
 
 
-def _output(problem: str, output: np.ndarray, grid: int) -> dict[str, Any]:
+def _output(problem: str, output: np.ndarray, grid: int, maps: Callable[[np.ndarray], Any]) -> dict[str, Any]:
     """Binary: P(class 1); regression: the value; multiclass: the likeliest class and its
     probability, which the page uses as the colour's strength."""
     frame: dict[str, Any] = {"grid": grid, "problem": problem, "classes": 0, "confidence": None}
     if problem == "multiclass":
         probabilities = np.nan_to_num(output, nan=0.0)
         frame["classes"] = output.shape[2]
-        frame["z"] = _typed(probabilities.argmax(axis=2).astype(np.uint8))
-        frame["confidence"] = _typed(_unit(probabilities.max(axis=2)))
+        frame["z"] = maps(probabilities.argmax(axis=2).astype(np.uint8))
+        frame["confidence"] = maps(_unit(probabilities.max(axis=2)))
     elif problem == "binary":
-        frame["z"] = _typed(_unit(output))
+        frame["z"] = maps(_unit(output))
     else:
-        frame["z"] = _typed(_signed(output))
+        frame["z"] = maps(_signed(output))
     return frame
 
 
@@ -122,15 +139,6 @@ def _input_scale(values: np.ndarray) -> np.ndarray:
     divided by its largest magnitude, every input map shows its whole shape in the colours."""
     largest = float(np.max(np.abs(values)))
     return values / largest if largest > 0 else values
-
-
-def _typed(values: np.ndarray) -> dict[str, str]:
-    """A uint8 matrix as a Plotly typed array (row i is x2 = grid[i], column j is x1)."""
-    return {
-        "dtype": "u1",
-        "bdata": base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii"),
-        "shape": ",".join(str(n) for n in values.shape),
-    }
 
 
 def _number(value: float) -> float | None:

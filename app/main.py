@@ -12,16 +12,19 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.paths import STATIC_DIR
-from app.routes import api, classroom, pages
-from app.sessions import InMemorySessionStore
+from app.routes import api, classroom, pages, stream
+from app.sessions import ClientAddress, InMemorySessionStore
 from app.settings import Settings
 from app.trainers import make_trainers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    store = InMemorySessionStore(settings.session_ttl_seconds, settings.max_sessions,
-                                 trainers=make_trainers(settings.workers))
+    store = InMemorySessionStore(
+        settings.session_ttl_seconds, settings.max_sessions,
+        trainers=make_trainers(settings.workers, settings.request_deadline_seconds),
+        max_per_client=settings.max_sessions_per_client, starts_per_minute=settings.session_starts_per_minute,
+        max_unstarted=settings.max_unstarted_sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,14 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = store
     app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(ClientAddress)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
+    app.include_router(stream.router)
     app.include_router(pages.router)
     app.include_router(classroom.router)
     api.install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)

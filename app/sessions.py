@@ -1,43 +1,179 @@
-"""Sessions: one trainer per open playground, kept between requests.
+"""Sessions: one trainer per open playground, kept between requests, shared fairly in a class.
 
-The store keeps, for each session, its configuration, its lock and when it was last used; the
-trainer itself lives in a ``Trainers`` table, in this process or in a worker process (see
-app/trainers.py), and routes reach it only through ``Session.run``.
+The store keeps, for each session, its configuration, its owner (the client address that opened
+it), its turn-taking and when it was last used; the trainer itself lives in a worker process or in
+this one (app/trainers.py), and routes reach it only through ``Session.run`` (from a thread) or
+``Session.call`` (from a coroutine).
 
-FastAPI runs sync endpoints in a thread pool, so two requests for the same session can run at
-once; each session therefore has its own lock, which every operation on it holds, so that two
-steps, or a step and a configuration change, never interleave. The store has a separate lock of
-its own that guards only the table of sessions, never a training step.
+**Turns.** Two requests for one session may be under way at once, one at work and
+``MAX_QUEUED_PER_SESSION`` waiting; any more answer 429 at once (``SessionBusy``), so a client
+cannot fill the thread pool or a worker's queue with one session. Operations reach the trainer in
+the order they were submitted, and routes that change the configuration hold ``session.lock`` so
+that the stored configuration always matches the trainer.
+
+**Fairness.** Opening a page costs no trainer: a session starts *unstarted*, and its first frame,
+points and numbers are computed from its configuration (the first frame of a URL is
+deterministic) by a shared preview in this process. Its trainer is created in a worker with its
+first step or change. A client may start ``session_starts_per_minute`` trainers a minute
+(``TooManySessions`` beyond) and hold ``max_sessions_per_client`` of them (beyond, its own least
+recently used one goes); beyond ``max_sessions`` in all, and ``max_unstarted`` unstarted ones,
+the least recently used session of whoever holds the most goes. Sessions also expire after
+``ttl_seconds`` without use.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from typing import Any, Callable
 
 from fastapi import Request
 
 from app.config import PlaygroundConfig
-from app.trainers import Trainers, WorkerTrainers
+from app.settings import MAX_QUEUED_PER_SESSION
+from app.trainers import OPERATIONS, LocalTrainers, Request as TrainerRequest, TrainerGone
+from engine.trainer import Trainer
+
+# The address of the client whose request is being served (set by ClientAddress).
+CLIENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("client", default=None)
+PREVIEW_OPERATIONS = ("view", "frame", "data", "info")  # what an unstarted session can answer
+PREVIEWS_KEPT = 32
 
 
-@dataclass(eq=False)
+class SessionBusy(Exception):
+    """The session already has as many requests under way as it may."""
+
+
+class TooManySessions(Exception):
+    """The client started more trainers in the last minute than it may."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many new sessions from this address; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class ClientAddress:
+    """ASGI middleware: remembers the client's address (``CLIENT``) for the session store."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        client = scope.get("client")
+        token = CLIENT.set(client[0] if client else None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CLIENT.reset(token)
+
+
+class _Turns:
+    """Admission to one session: a context manager (``with session.lock``) that raises
+    ``SessionBusy`` instead of waiting when the session has all the requests it may, and
+    otherwise waits its turn among the session's configuration changes."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._mutex = threading.Lock()
+        self._lock = threading.Lock()
+
+    def admit(self) -> None:
+        with self._mutex:
+            if self._count > MAX_QUEUED_PER_SESSION:
+                raise SessionBusy()
+            self._count += 1
+
+    def leave(self) -> None:
+        with self._mutex:
+            self._count -= 1
+
+    def __enter__(self) -> "_Turns":
+        self.admit()
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        self.leave()
+
+
+class _Previews:
+    """Fresh trainers by configuration, to answer unstarted sessions without a worker."""
+
+    def __init__(self) -> None:
+        self._trainers: OrderedDict[str, Trainer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def run(self, config: PlaygroundConfig, operation: str, arguments: dict[str, Any]) -> Any:
+        key = config.to_query()
+        with self._lock:  # a few milliseconds, and a snapshot reuses the trainer's buffers
+            trainer = self._trainers.pop(key, None) or Trainer(config.to_setup())
+            self._trainers[key] = trainer
+            while len(self._trainers) > PREVIEWS_KEPT:
+                self._trainers.popitem(last=False)
+            return OPERATIONS[operation](trainer, **arguments)
+
+
+_previews = _Previews()
+
+
 class Session:
-    id: str
-    config: PlaygroundConfig
-    trainers: Trainers | WorkerTrainers = field(repr=False)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    last_used: float = 0.0
+    def __init__(self, session_id: str, config: PlaygroundConfig, trainers: LocalTrainers,
+                 owner: str | None = None, on_start: Callable[["Session"], None] = lambda s: None) -> None:
+        self.id = session_id
+        self.config = config
+        self.owner = owner
+        self.trainers = trainers
+        self.lock = _Turns()
+        self.last_used = 0.0
+        self.started = False
+        self._on_start = on_start
+        self._submitting = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Session(id={self.id!r}, started={self.started})"
+
+    def submit(self, operation: str, arguments: dict[str, Any]) -> Future:
+        """Send one of app.trainers.OPERATIONS to this session's trainer, creating the trainer
+        first if this is the session's first real request. Unstarted sessions answer
+        PREVIEW_OPERATIONS from their configuration."""
+        with self._submitting:  # in submission order, and the trainer created once
+            if not self.started and operation in PREVIEW_OPERATIONS:
+                done: Future = Future()
+                try:
+                    done.set_result(_previews.run(self.config, operation, arguments))
+                except Exception as exc:  # noqa: BLE001 - handed to whoever waits
+                    done.set_exception(exc)
+                return done
+            setup = None
+            if not self.started:
+                self._on_start(self)  # may refuse: TooManySessions
+                setup, self.started = self.config.to_setup(), True
+            return self.trainers.submit(TrainerRequest(self.id, operation, arguments, setup))
+
+    def start(self) -> None:
+        """Create the trainer now (an API session is a stored one from the start)."""
+        if not self.started:
+            self.submit("create", {}).result()
 
     def run(self, operation: str, **arguments: Any) -> Any:
-        """Run one of app.trainers.OPERATIONS on this session's trainer. Caller holds the lock.
+        """Run an operation and wait for its answer (from a thread; the caller holds the lock).
         Raises ValueError for bad arguments (nothing changed) and TrainerGone if it is lost."""
-        return self.trainers.call(self.id, operation, arguments)
+        return self.submit(operation, arguments).result()
+
+    async def call(self, operation: str, **arguments: Any) -> Any:
+        """``run`` for a coroutine: takes a turn (SessionBusy if there is none), never blocks."""
+        self.lock.admit()
+        try:
+            return await asyncio.wrap_future(self.submit(operation, arguments))
+        finally:
+            self.lock.leave()
 
     def apply(self, config: PlaygroundConfig) -> str:
         """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
@@ -75,38 +211,45 @@ class SessionStore(ABC):
 
 
 class InMemorySessionStore(SessionStore):
-    """Sessions expire after ``ttl_seconds`` without use; beyond ``max_sessions`` the least
-    recently used one is dropped, so a classroom cannot exhaust the server's memory.
+    """Sessions in this process's memory, with the limits described at the top of this module.
 
-    The table is ordered from least to most recently used, which makes both expiry (from the
-    front) and eviction (the front) cheap. Expired sessions are dropped lazily, on access."""
+    ``_sessions`` is ordered from least to most recently used, which makes expiry (from the
+    front) cheap; ``_owned`` holds the same order per owner, unstarted and started apart, which
+    makes eviction from an owner cheap. Expired sessions are dropped lazily, on access."""
 
     def __init__(
         self,
         ttl_seconds: float,
         max_sessions: int,
         clock: Callable[[], float] = time.monotonic,
-        trainers: Trainers | WorkerTrainers | None = None,
+        trainers: LocalTrainers | None = None,
+        max_per_client: int | None = None,
+        starts_per_minute: int | None = None,
+        max_unstarted: int | None = None,
     ):
         if ttl_seconds <= 0 or max_sessions < 1:
             raise ValueError(f"need ttl_seconds > 0 and max_sessions ≥ 1, got {ttl_seconds}, {max_sessions}")
         self.ttl_seconds = ttl_seconds
-        self.max_sessions = max_sessions
         self.clock = clock
-        self.trainers = trainers if trainers is not None else Trainers()
+        self.trainers = trainers if trainers is not None else LocalTrainers()
+        self.limits = {True: (max_sessions, max_per_client or max_sessions),
+                       False: (max_unstarted or 10 * max_sessions, max_unstarted or 10 * max_sessions)}
+        self.starts_per_minute = starts_per_minute
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._owned: dict[tuple[bool, str | None], OrderedDict[str, Session]] = {}
+        self._counts = {True: 0, False: 0}
+        self._starts: dict[str | None, tuple[float, float]] = {}  # owner -> (tokens, when)
         self._lock = threading.Lock()
 
-    def create(self, config: PlaygroundConfig) -> Session:
-        session = Session(secrets.token_urlsafe(18), config, self.trainers)
-        # Building the trainer is the slow part: do it outside the store's lock.
-        self.trainers.create(session.id, config.to_setup())
+    def create(self, config: PlaygroundConfig, owner: str | None = None) -> Session:
+        """An unstarted session (no trainer yet) for ``owner``, by default the current client."""
+        owner = owner if owner is not None else CLIENT.get()
+        session = Session(secrets.token_urlsafe(18), config, self.trainers, owner, self._starting)
         with self._lock:
             session.last_used = now = self.clock()
             self._drop_expired(now)
             self._sessions[session.id] = session
-            while len(self._sessions) > self.max_sessions:
-                self._forget(self._sessions.popitem(last=False)[0])
+            self._hold(session)
         return session
 
     def get(self, session_id: str) -> Session | None:
@@ -117,14 +260,15 @@ class InMemorySessionStore(SessionStore):
             if session is not None:
                 session.last_used = now
                 self._sessions.move_to_end(session_id)
+                self._owned[session.started, session.owner].move_to_end(session_id)
             return session
 
     def delete(self, session_id: str) -> bool:
         with self._lock:
-            found = self._sessions.pop(session_id, None) is not None
-        if found:
-            self._forget(session_id)
-        return found
+            session = self._sessions.get(session_id)
+            if session is not None:
+                self._forget(session)
+        return session is not None
 
     def __len__(self) -> int:
         with self._lock:
@@ -134,17 +278,64 @@ class InMemorySessionStore(SessionStore):
     def close(self) -> None:
         with self._lock:
             self._sessions.clear()
+            self._owned.clear()
         self.trainers.close()
 
-    def _forget(self, session_id: str) -> None:
-        self.trainers.drop([session_id])
+    def _starting(self, session: Session) -> None:
+        """A session is about to get its trainer: count it as started (or refuse)."""
+        with self._lock:
+            if session.id not in self._sessions:  # evicted or expired meanwhile
+                raise TrainerGone(session.id)
+            self._take_start(session.owner)
+            self._owned[False, session.owner].pop(session.id)
+            self._counts[False] -= 1
+            session.started = True
+            self._hold(session)
+
+    def _take_start(self, owner: str | None) -> None:
+        """Spend one of the owner's starts (a bucket refilled at starts_per_minute)."""
+        if self.starts_per_minute is None:
+            return
+        rate, now = self.starts_per_minute / 60.0, self.clock()
+        tokens, then = self._starts.get(owner, (float(self.starts_per_minute), now))
+        tokens = min(float(self.starts_per_minute), tokens + (now - then) * rate)
+        if tokens < 1:
+            raise TooManySessions(int((1 - tokens) / rate) + 1)
+        self._starts[owner] = (tokens - 1, now)
+        if len(self._starts) > 10_000:  # forget the owners whose bucket is full again
+            self._starts = {o: (t, w) for o, (t, w) in self._starts.items()
+                            if t + (now - w) * rate < self.starts_per_minute}
+
+    def _hold(self, session: Session) -> None:
+        """List a session under its owner, then enforce the owner's and the total limit."""
+        kind = session.started
+        owned = self._owned.setdefault((kind, session.owner), OrderedDict())
+        owned[session.id] = session
+        self._counts[kind] += 1
+        total, per_owner = self.limits[kind]
+        while len(owned) > per_owner:
+            self._forget(next(iter(owned.values())))
+        while self._counts[kind] > total:
+            largest = max((o for (k, _), o in self._owned.items() if k == kind), key=len)
+            self._forget(next(iter(largest.values())))
+
+    def _forget(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+        key = (session.started, session.owner)
+        owned = self._owned.get(key)
+        if owned is not None and owned.pop(session.id, None) is not None:
+            self._counts[session.started] -= 1
+            if not owned:
+                del self._owned[key]
+        if session.started:
+            self.trainers.drop([session.id])
 
     def _drop_expired(self, now: float) -> None:
         while self._sessions:
             oldest = next(iter(self._sessions.values()))
             if now - oldest.last_used < self.ttl_seconds:
                 break
-            self._forget(self._sessions.popitem(last=False)[0])
+            self._forget(oldest)
 
 
 def get_store(request: Request) -> SessionStore:

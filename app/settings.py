@@ -19,6 +19,11 @@ def _int_from_env(name: str, default: int, minimum: int) -> int:
     return value
 
 
+# Requests of one session that may wait while another of its requests is at work: more answer
+# 429 at once, so that one client cannot fill the server's thread pool or a worker's queue.
+MAX_QUEUED_PER_SESSION = 1
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -26,6 +31,17 @@ class Settings:
     session_ttl_seconds: int = 30 * 60
     max_sessions: int = 500
     log_level: str = "info"
+    # Fairness between the clients (addresses) of a class: trainers one client may hold (beyond
+    # it, its own least recently used one goes), and trainers it may start a minute.
+    max_sessions_per_client: int = 20
+    session_starts_per_minute: int = 60
+    # Opened pages whose student has not trained or changed anything yet hold no trainer, only
+    # their configuration (~1 kB); this many are kept, evicted from whoever holds the most.
+    max_unstarted_sessions: int = 5000
+    # CPU per request: a step trains until this budget is spent (at least one epoch), and a
+    # worker that does not answer within the deadline is replaced (its sessions are lost).
+    step_budget_ms: int = 250
+    request_deadline_seconds: float = 5.0
     # Worker processes that hold the trainers (0: train in the server process itself). Training is
     # Python-bound, so one process uses one core; `from_env` defaults to one per core (at most 4).
     workers: int = 0
@@ -35,8 +51,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, LOG_LEVEL, WORKERS and
-        PUBLIC_URL."""
+        """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, MAX_SESSIONS_PER_CLIENT,
+        SESSION_STARTS_PER_MINUTE, MAX_UNSTARTED_SESSIONS, STEP_BUDGET_MS, REQUEST_DEADLINE_SECONDS,
+        LOG_LEVEL, WORKERS and PUBLIC_URL."""
         log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
         allowed = ("critical", "error", "warning", "info", "debug")
         if log_level not in allowed:
@@ -46,6 +63,11 @@ class Settings:
             port=_int_from_env("PORT", cls.port, 1),
             session_ttl_seconds=_int_from_env("SESSION_TTL_SECONDS", cls.session_ttl_seconds, 1),
             max_sessions=_int_from_env("MAX_SESSIONS", cls.max_sessions, 1),
+            max_sessions_per_client=_int_from_env("MAX_SESSIONS_PER_CLIENT", cls.max_sessions_per_client, 1),
+            session_starts_per_minute=_int_from_env("SESSION_STARTS_PER_MINUTE", cls.session_starts_per_minute, 1),
+            max_unstarted_sessions=_int_from_env("MAX_UNSTARTED_SESSIONS", cls.max_unstarted_sessions, 1),
+            step_budget_ms=_int_from_env("STEP_BUDGET_MS", cls.step_budget_ms, 1),
+            request_deadline_seconds=_int_from_env("REQUEST_DEADLINE_SECONDS", int(cls.request_deadline_seconds), 1),
             log_level=log_level,
             workers=_int_from_env("WORKERS", default_workers(), 0),
             public_url=_url_from_env("PUBLIC_URL"),

@@ -7,8 +7,18 @@ two-core laptop then trains on both cores. ``WORKERS=0`` keeps the trainers in t
 which the tests use. Both run the very same operations (``OPERATIONS``) on a ``Trainers`` table;
 only the transport differs.
 
-A worker that dies takes its trainers with it: its sessions then answer as expired, and every
-page rebuilds its session from its URL, as after a server restart.
+Each worker (and the in-process table) has one dispatcher thread and a first-in, first-out queue
+of requests: routes submit a request and get a ``Future``, which a thread can wait on and a
+coroutine can await, so nothing blocks the event loop or holds a thread of the pool while a
+trainer works. Requests are served in the order they came; since every session has at most two
+requests outstanding (app/sessions.py), a busy worker slows all its sessions alike and starves
+none.
+
+A worker that dies, or does not answer within ``deadline`` seconds (a stuck or stopped process),
+is killed and replaced; the request it held fails with ``TrainerLost``, and its other sessions
+then answer as lost too (the new worker does not know them), so every page rebuilds its session
+from its URL, as after a server restart. A request that would create a trainer is simply retried
+on the new worker: creating a session right after a worker died succeeds.
 """
 
 from __future__ import annotations
@@ -16,12 +26,19 @@ from __future__ import annotations
 import gzip
 import json
 import multiprocessing
+import queue
+import struct
 import threading
+import time
 import traceback
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
-from app.frames import build_frame, data_points, flags, metrics
+import numpy as np
+
+from app.frames import build_frame, data_points, flags, metrics, raw_map, typed_map
 from engine.trainer import Setup, Trainer
 
 
@@ -29,7 +46,15 @@ GZIP_LEVEL = 6  # as good as 9 on frames, for less CPU
 
 
 class TrainerGone(LookupError):
-    """The trainer is not there (dropped, or its worker process died)."""
+    """The trainer is not there (dropped, expired, or its worker process died)."""
+
+    def __init__(self, session_id: str, why: str = "not found or expired") -> None:
+        super().__init__(f"session {session_id} {why}; create one with POST /api/sessions")
+        self.session_id = session_id
+
+
+class TrainerLost(TrainerGone):
+    """The worker that held the trainer died or overran the deadline, and was replaced."""
 
 
 def _info(trainer: Trainer) -> dict[str, Any]:
@@ -48,21 +73,57 @@ def _view(trainer: Trainer) -> dict[str, Any]:
     }
 
 
-def _step(trainer: Trainer, epochs: int, since: int, grid: int) -> dict[str, Any]:
-    trainer.step(epochs)
-    return build_frame(trainer, since, grid)
+def _train(trainer: Trainer, epochs: int, budget: float | None) -> int:
+    """Train up to ``epochs`` epochs, stopping early when ``budget`` seconds are used up (after
+    at least one epoch) or training diverged; return how many ran."""
+    ends = None if budget is None else time.perf_counter() + budget
+    ran = 0
+    while ran < epochs and trainer.step(1):
+        ran += 1
+        if ends is not None and time.perf_counter() >= ends:
+            break
+    return ran
 
 
-def _encoded(operation: Callable[..., Any]) -> Callable[..., bytes]:
-    """``operation``'s answer as JSON bytes, gzip-compressed when ``compress``: the play loop's
-    frames are encoded where they are made, so the server process, which serves every student,
-    only passes bytes on."""
+def _stepped(encode: Callable[[dict[str, Any]], Any], maps: Callable[[np.ndarray], Any]) -> Callable[..., Any]:
+    """A step operation: train within the budget, then the frame with ``epochs_run``, encoded."""
 
-    def run(trainer: Trainer, compress: bool, **arguments: Any) -> bytes:
-        body = json.dumps(operation(trainer, **arguments), separators=(",", ":"), allow_nan=False).encode()
-        return gzip.compress(body, compresslevel=GZIP_LEVEL) if compress else body
+    def step(trainer: Trainer, epochs: int, since: int, grid: int, budget: float | None = None, **options: Any) -> Any:
+        ran = _train(trainer, epochs, budget)
+        return encode({**build_frame(trainer, since, grid, maps=maps), "epochs_run": ran}, **options)
 
-    return run
+    return step
+
+
+def _json_bytes(value: dict[str, Any], compress: bool = False) -> bytes:
+    """JSON bytes, gzip-compressed when ``compress``: the play loop's frames are encoded where
+    they are made, so the server process, which serves every student, only passes bytes on."""
+    body = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    return gzip.compress(body, compresslevel=GZIP_LEVEL) if compress else body
+
+
+def binary_message(value: dict[str, Any]) -> bytes:
+    """The frame stream's message (docs/api.md, "The frame stream"): a 4-byte little-endian
+    length, that many bytes of JSON, then the heatmaps' raw bytes. In the JSON each heatmap is
+    ``{"u8": [offset, length]}`` into the bytes that follow it."""
+    blobs: list[bytes] = []
+    offset = 0
+
+    def place(item: Any) -> Any:
+        nonlocal offset
+        if isinstance(item, np.ndarray):
+            blob = item.tobytes()
+            blobs.append(blob)
+            offset += len(blob)
+            return {"u8": [offset - len(blob), len(blob)]}
+        if isinstance(item, dict):
+            return {k: place(v) for k, v in item.items()}
+        if isinstance(item, list) and item and isinstance(item[0], (list, np.ndarray)):
+            return [place(v) for v in item]
+        return item
+
+    head = json.dumps(place(value), separators=(",", ":"), allow_nan=False).encode()
+    return b"".join((struct.pack("<I", len(head)), head, *blobs))
 
 
 def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
@@ -78,10 +139,11 @@ def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "apply": lambda trainer, setup: trainer.reconfigure(setup),
     "reset": lambda trainer, seed: trainer.reset(seed),
-    "step": _step,
-    "step_json": _encoded(_step),
+    "step": _stepped(lambda frame: frame, typed_map),
+    "step_json": _stepped(_json_bytes, typed_map),
+    "step_stream": _stepped(binary_message, raw_map),
     "frame": build_frame,
-    "frame_json": _encoded(build_frame),
+    "frame_json": lambda trainer, compress, **arguments: _json_bytes(build_frame(trainer, **arguments), compress),
     "data": data_points,
     "info": _info,
     "view": _view,
@@ -91,61 +153,125 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+@dataclass
+class Request:
+    """One operation on one session's trainer; ``setup`` creates the trainer first."""
+
+    session_id: str
+    operation: str
+    arguments: dict[str, Any]
+    setup: Setup | None = None
+    future: Future = field(default_factory=Future)
+
+
 class Trainers:
-    """A table of trainers by session id, in this process."""
+    """A table of trainers by session id, in this process: what a worker holds."""
 
     def __init__(self) -> None:
         self._trainers: dict[str, Trainer] = {}
 
-    def create(self, session_id: str, setup: Setup) -> None:
-        self._trainers[session_id] = Trainer(setup)
-
-    def call(self, session_id: str, operation: str, arguments: dict[str, Any]) -> Any:
-        trainer = self._trainers.get(session_id)
-        if trainer is None:
-            raise TrainerGone(session_id)
-        return OPERATIONS[operation](trainer, **arguments)
-
-    def drop(self, session_ids: list[str]) -> None:
-        for session_id in session_ids:
-            self._trainers.pop(session_id, None)
-
-    def close(self) -> None:
-        self._trainers.clear()
+    def answer(self, dropped: list[str], session_id: str, setup: Setup | None, operation: str,
+               arguments: dict[str, Any]) -> tuple[str, Any]:
+        """Run one request; its outcome as (status, value), never an exception."""
+        for gone in dropped:
+            self._trainers.pop(gone, None)
+        try:
+            if setup is not None:
+                self._trainers[session_id] = Trainer(setup)
+            if operation == "create":
+                return "ok", None
+            trainer = self._trainers.get(session_id)
+            if trainer is None:
+                return "gone", session_id
+            return "ok", OPERATIONS[operation](trainer, **arguments)
+        except ValueError as exc:
+            return "invalid", str(exc)
+        except Exception:  # a bug in one request must not take half the class's sessions with it
+            return "failed", traceback.format_exc()
 
 
 def _serve(connection: Connection) -> None:
-    """A worker process: run each request on its own Trainers table until told to stop."""
+    """A worker process: answer each request on its own Trainers table until told to stop."""
     trainers = Trainers()
-    while True:
-        message = connection.recv()
-        if message is None:
-            return
-        dropped, session_id, operation, arguments = message
-        trainers.drop(dropped)
-        try:
-            if operation == "create":
-                answer: tuple[str, Any] = ("ok", trainers.create(session_id, **arguments))
-            else:
-                answer = ("ok", trainers.call(session_id, operation, arguments))
-        except TrainerGone:
-            answer = ("gone", session_id)
-        except ValueError as exc:
-            answer = ("invalid", str(exc))
-        except Exception:  # a bug in one request must not take half the class's sessions with it
-            answer = ("failed", traceback.format_exc())
-        connection.send(answer)
+    while (message := connection.recv()) is not None:
+        connection.send(trainers.answer(*message))
 
 
-class _Worker:
-    """One worker process and the pipe to it; one request at a time goes through the pipe."""
+def _outcome(request: Request, status: str, value: Any) -> Any:
+    if status == "gone":
+        raise TrainerGone(request.session_id)
+    if status == "invalid":
+        raise ValueError(value)
+    if status == "failed":
+        raise RuntimeError(f"{request.operation} failed in a trainer worker:\n{value}")
+    return value
 
-    def __init__(self, context: Any) -> None:
-        self._context = context
-        self.lock = threading.Lock()
+
+class _Dispatcher:
+    """A queue of requests and the thread that serves them one after the other."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self._dropped: list[str] = []  # sent along with the next request: dropping never waits
         self._dropped_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._dispatch, daemon=True, name="trainer-dispatch")
+        self._thread.start()
+
+    def submit(self, request: Request) -> Future:
+        self._queue.put(request)
+        return request.future
+
+    def drop(self, session_id: str) -> None:
+        with self._dropped_lock:
+            self._dropped.append(session_id)
+
+    def _take_dropped(self) -> list[str]:
+        with self._dropped_lock:
+            dropped, self._dropped = self._dropped, []
+            return dropped
+
+    def _dispatch(self) -> None:
+        while (request := self._queue.get()) is not None:
+            if not request.future.set_running_or_notify_cancel():
+                continue
+            try:
+                request.future.set_result(_outcome(request, *self._exchange(request)))
+            except BaseException as exc:  # handed to whoever waits for the answer
+                request.future.set_exception(exc)
+        self._stopped()
+
+    def _exchange(self, request: Request) -> tuple[str, Any]:
+        raise NotImplementedError
+
+    def _stopped(self) -> None:
+        """Called by the dispatcher thread when told to stop."""
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+
+class _Local(_Dispatcher):
+    """The trainers in this process (``WORKERS=0``): no deadline, a thread cannot be killed."""
+
+    def __init__(self) -> None:
+        self._trainers = Trainers()
+        super().__init__()
+
+    def _exchange(self, request: Request) -> tuple[str, Any]:
+        return self._trainers.answer(self._take_dropped(), request.session_id, request.setup,
+                                     request.operation, request.arguments)
+
+
+class _Worker(_Dispatcher):
+    """One worker process and the pipe to it, with a deadline on every answer."""
+
+    def __init__(self, context: Any, deadline: float) -> None:
+        self._context = context
+        self.deadline = deadline
+        self.restarts = 0
         self._start()
+        super().__init__()
 
     def _start(self) -> None:
         self.connection, theirs = self._context.Pipe()
@@ -153,68 +279,85 @@ class _Worker:
         self.process.start()
         theirs.close()
 
-    def request(self, session_id: str, operation: str, arguments: dict[str, Any]) -> Any:
-        with self.lock:
-            with self._dropped_lock:
-                dropped, self._dropped = self._dropped, []
-            try:
-                self.connection.send((dropped, session_id, operation, arguments))
-                status, value = self.connection.recv()
-            except (EOFError, OSError):  # the worker died: start a fresh one, its trainers are gone
-                self.process.join(timeout=1)
-                self._start()
-                raise TrainerGone(session_id) from None
-        if status == "gone":
-            raise TrainerGone(session_id)
-        if status == "invalid":
-            raise ValueError(value)
-        if status == "failed":
-            raise RuntimeError(f"{operation} failed in a trainer worker:\n{value}")
-        return value
+    def _replace(self) -> None:
+        """Kill the worker (a stopped process too) and start a fresh one, without trainers."""
+        self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
+        self.restarts += 1
+        self._start()
 
-    def drop(self, session_id: str) -> None:
-        with self._dropped_lock:
-            self._dropped.append(session_id)
-
-    def stop(self) -> None:
-        with self.lock:
+    def _exchange(self, request: Request) -> tuple[str, Any]:
+        message = (self._take_dropped(), request.session_id, request.setup, request.operation, request.arguments)
+        for attempt in (1, 2):
             try:
-                self.connection.send(None)
-            except OSError:
-                pass
+                self.connection.send(message)
+                if self.connection.poll(self.deadline):
+                    return self.connection.recv()
+                why = f"was lost: its trainer worker did not answer within {self.deadline:g} s and was restarted"
+            except (EOFError, OSError):
+                why = "was lost: its trainer worker stopped and was restarted"
+            self._replace()
+            if request.setup is None or attempt == 2:  # only a new trainer can start afresh
+                raise TrainerLost(request.session_id, why)
+        raise AssertionError("unreachable")
+
+    def _stopped(self) -> None:
+        try:
+            self.connection.send(None)
+        except OSError:
+            pass
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
 
 
-class WorkerTrainers:
-    """Trainers spread over ``count`` worker processes, each session always on the same one."""
+class LocalTrainers:
+    """Trainers in the server process, served by one dispatcher thread."""
 
-    def __init__(self, count: int) -> None:
-        if count < 1:
-            raise ValueError(f"need at least 1 worker, got {count}")
-        # "spawn": a fresh interpreter, safe whatever threads the server has started.
-        context = multiprocessing.get_context("spawn")
-        self._workers = [_Worker(context) for _ in range(count)]
+    def __init__(self) -> None:
+        self._local: _Local | None = None
+        self._lock = threading.Lock()
 
-    def _worker(self, session_id: str) -> _Worker:
-        return self._workers[hash(session_id) % len(self._workers)]
+    def _dispatcher(self, session_id: str) -> _Dispatcher:
+        with self._lock:  # started on first use: a store that is never used costs no thread
+            if self._local is None:
+                self._local = _Local()
+            return self._local
 
-    def create(self, session_id: str, setup: Setup) -> None:
-        self._worker(session_id).request(session_id, "create", {"setup": setup})
-
-    def call(self, session_id: str, operation: str, arguments: dict[str, Any]) -> Any:
-        return self._worker(session_id).request(session_id, operation, arguments)
+    def submit(self, request: Request) -> Future:
+        return self._dispatcher(request.session_id).submit(request)
 
     def drop(self, session_ids: list[str]) -> None:
         for session_id in session_ids:
-            self._worker(session_id).drop(session_id)
+            self._dispatcher(session_id).drop(session_id)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._local is not None:
+                self._local.stop()
+                self._local = None
+
+
+class WorkerTrainers(LocalTrainers):
+    """Trainers spread over ``count`` worker processes, each session always on the same one."""
+
+    def __init__(self, count: int, deadline: float = 5.0) -> None:
+        if count < 1:
+            raise ValueError(f"need at least 1 worker, got {count}")
+        super().__init__()
+        # "spawn": a fresh interpreter, safe whatever threads the server has started.
+        context = multiprocessing.get_context("spawn")
+        self._workers = [_Worker(context, deadline) for _ in range(count)]
+
+    def _dispatcher(self, session_id: str) -> _Worker:
+        return self._workers[hash(session_id) % len(self._workers)]
 
     def close(self) -> None:
         for worker in self._workers:
             worker.stop()
 
 
-def make_trainers(workers: int) -> Trainers | WorkerTrainers:
+def make_trainers(workers: int, deadline: float) -> LocalTrainers:
     """Trainers in this process (``workers == 0``) or in that many worker processes."""
-    return WorkerTrainers(workers) if workers else Trainers()
+    return WorkerTrainers(workers, deadline) if workers else LocalTrainers()

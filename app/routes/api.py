@@ -7,6 +7,7 @@ request body or the engine found the problem, and a failed request leaves the se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
@@ -24,7 +25,7 @@ from app.config import (
     PlaygroundConfig,
     validate_config,
 )
-from app.sessions import Session, SessionStore, get_store
+from app.sessions import Session, SessionBusy, SessionStore, TooManySessions, get_store
 from app.trainers import TrainerGone
 from engine.trainer import MAX_EDIT_VALUE
 
@@ -115,7 +116,10 @@ _PARTIAL_CONFIG = Body(
     examples=[{"dataset": "xor", "layers": [4, 2], "lr": 0.03}],
 )
 _ERRORS = {422: {"model": Problems, "description": "one message per bad field"}}
-_SESSION_ERRORS = {404: {"model": NotFound, "description": "unknown or expired session"}, **_ERRORS}
+_TOO_MANY = {429: {"model": NotFound, "description": "this address started too many sessions in the last minute"}}
+_SESSION_ERRORS = {404: {"model": NotFound, "description": "unknown, expired or lost session"},
+                   429: {"model": NotFound, "description": "the session has a request under way and one waiting"},
+                   **_ERRORS}
 
 
 def _problems(*problems: tuple[str, str]) -> HTTPException:
@@ -137,7 +141,10 @@ def _session(
 
 
 def _not_found(session_id: str) -> HTTPException:
-    return HTTPException(404, f"session {session_id} not found or expired; create one with POST /api/sessions")
+    return HTTPException(404, str(TrainerGone(session_id)))
+
+
+BUSY = "this session already has a request under way and one waiting; wait for their answers"
 
 
 SessionDep = Annotated[Session, Depends(_session)]
@@ -150,7 +157,7 @@ def _config_view(session: Session) -> dict[str, Any]:
 # -- endpoints --------------------------------------------------------------------------------------
 
 
-@router.post("/sessions", status_code=201, response_model=SessionCreated, responses=_ERRORS,
+@router.post("/sessions", status_code=201, response_model=SessionCreated, responses={**_ERRORS, **_TOO_MANY},
              summary="Create a session from a (partial) configuration")
 def create_session(
     store: Annotated[SessionStore, Depends(get_store)],
@@ -162,6 +169,7 @@ def create_session(
         raise _config_problems(exc) from None
     session = store.create(config)
     with session.lock:
+        session.start()  # an API session holds its trainer from the start
         return {"id": session.id, **_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
 
 
@@ -186,11 +194,11 @@ def change_config(session: SessionDep, changes: Annotated[dict[str, Any], _PARTI
                 "data": session.run("data") if rebuilt == "data" else None}
 
 
-def _encoded_frame(request: Request, session: Session, operation: str, **arguments: Any) -> Response:
-    """A frame encoded (and gzip-compressed if the client takes it) where the trainer lives."""
+async def _encoded_frame(request: Request, session: Session, operation: str, **arguments: Any) -> Response:
+    """A frame encoded (and gzip-compressed if the client takes it) where the trainer lives;
+    awaited, so that a waiting frame holds no thread."""
     compress = "gzip" in request.headers.get("accept-encoding", "").lower()
-    with session.lock:
-        body = session.run(operation, compress=compress, **arguments)
+    body = await session.call(operation, compress=compress, **arguments)
     headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if compress else {})}
     return Response(body, media_type="application/json", headers=headers)
 
@@ -201,8 +209,14 @@ _FRAME_ANSWER = {200: {"description": "the frame (see docs/api.md)", "content": 
 
 @router.post("/sessions/{id}/step", response_class=Response, responses=_FRAME_ANSWER,
              summary=f"Train 1 to {MAX_EPOCHS_PER_STEP} epochs and return the new frame")
-def step(request: Request, session: SessionDep, body: StepBody = StepBody()) -> Response:
-    return _encoded_frame(request, session, "step_json", epochs=body.epochs, since=body.since, grid=body.grid)
+async def step(request: Request, session: SessionDep, body: StepBody = StepBody()) -> Response:
+    return await _encoded_frame(request, session, "step_json", **step_arguments(request.app, body))
+
+
+def step_arguments(app: FastAPI, body: StepBody) -> dict[str, Any]:
+    """What a step asks of the trainer, for the JSON step and the frame stream alike."""
+    return {"epochs": body.epochs, "since": body.since, "grid": body.grid,
+            "budget": app.state.settings.step_budget_ms / 1000}
 
 
 @router.post("/sessions/{id}/reset", response_model=ResetAnswer, responses=_SESSION_ERRORS,
@@ -215,13 +229,13 @@ def reset(session: SessionDep, body: ResetBody = ResetBody()) -> dict[str, Any]:
 
 @router.get("/sessions/{id}/frame", response_class=Response, responses=_FRAME_ANSWER,
             summary="The current frame, without training")
-def frame(
+async def frame(
     request: Request,
     session: SessionDep,
     since: Annotated[int, Query(ge=-1, description="the client's last epoch")] = -1,
     grid: Annotated[int, Query(ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")] = DEFAULT_GRID,
 ) -> Response:
-    return _encoded_frame(request, session, "frame_json", since=since, grid=grid)
+    return await _encoded_frame(request, session, "frame_json", since=since, grid=grid)
 
 
 def _edit(session: Session, body: _Body, operation: str) -> Frame:
@@ -282,11 +296,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TrainerGone)
     def trainer_gone(request: Request, exc: TrainerGone) -> JSONResponse:
-        """A session whose trainer was lost (its worker process died) is as good as expired."""
-        return JSONResponse({"detail": _not_found(str(exc)).detail}, status_code=404)
+        """A session whose trainer was lost (its worker process died or overran its deadline
+        and was replaced) is as good as expired: the same 404, saying why."""
+        request.app.state.sessions.delete(exc.session_id)
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(SessionBusy)
+    def session_busy(request: Request, exc: SessionBusy) -> JSONResponse:
+        return JSONResponse({"detail": BUSY}, status_code=429, headers={"Retry-After": "1"})
+
+    @app.exception_handler(TooManySessions)
+    def too_many_sessions(request: Request, exc: TooManySessions) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         body_field = getattr(request.scope.get("route"), "body_field", None)
         body_model = body_field.field_info.annotation if body_field else None
-        return JSONResponse({"detail": [_validation_problem(e, body_model) for e in exc.errors()]}, status_code=422)
+        return JSONResponse({"detail": validation_problems(exc.errors(), body_model)}, status_code=422)
+
+
+def validation_problems(errors: Sequence[Any], body_model: Any) -> list[dict[str, str]]:
+    """Pydantic's validation errors of a body as the API's problems (also the frame stream's)."""
+    return [_validation_problem(e, body_model) for e in errors]

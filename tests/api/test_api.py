@@ -302,21 +302,23 @@ def test_concurrent_steps_on_one_session_add_up(client: TestClient) -> None:
 
     def step(epochs: int) -> None:
         start.wait()
-        answers.append(client.post(f"/api/sessions/{session}/step", json={"epochs": epochs}))
+        answers.append((epochs, client.post(f"/api/sessions/{session}/step", json={"epochs": epochs})))
 
     threads = [threading.Thread(target=step, args=(n,)) for n in requested]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert [a.status_code for a in answers] == [200] * len(requested)
+    # One step at work and one waiting; the others are refused at once (see test_fairness.py).
+    ran = [(n, a) for n, a in answers if a.status_code == 200]
+    assert {a.status_code for _, a in answers} <= {200, 429} and len(ran) >= 2
     # Steps that never interleave end on the running sums of the requested epochs, whatever
     # their order: the gaps between the answers' epochs are exactly the requests.
-    epochs = sorted(a.json()["epoch"] for a in answers)
-    assert sorted(b - a for a, b in zip([0, *epochs], epochs)) == sorted(requested)
-    assert all(a.json()["iteration"] == a.json()["epoch"] * 25 for a in answers)  # 250 points, batch 10
+    epochs = sorted(a.json()["epoch"] for _, a in ran)
+    assert sorted(b - a for a, b in zip([0, *epochs], epochs)) == sorted(n for n, _ in ran)
+    assert all(a.json()["iteration"] == a.json()["epoch"] * 25 for _, a in ran)  # 250 points, batch 10
     frame = client.get(f"/api/sessions/{session}/frame").json()
-    assert frame["epoch"] == sum(requested) and len(frame["history"]["train_loss"]) == sum(requested) + 1
+    assert frame["epoch"] == epochs[-1] and len(frame["history"]["train_loss"]) == epochs[-1] + 1
     assert non_finite_paths(frame) == []
 
 

@@ -90,7 +90,7 @@ def _trainers() -> int:
 
 
 def test_a_hundred_open_tabs_evict_the_oldest_and_memory_stays_bounded() -> None:
-    app = create_app(Settings(max_sessions=50))
+    app = create_app(Settings(max_sessions=50, max_unstarted_sessions=50))  # opened pages hold no trainer
     store = app.state.sessions
     baseline = _trainers()  # (earlier tests may still hold a few)
     with TestClient(app) as client:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from app.config import PlaygroundConfig
-from app.sessions import InMemorySessionStore
+from app.sessions import InMemorySessionStore, Session
 from engine.trainer import Trainer
 
 CONFIG = PlaygroundConfig()
@@ -61,14 +61,21 @@ def test_create_drops_expired_sessions() -> None:
     assert store.get(old.id) is None
 
 
+def _started(store: InMemorySessionStore) -> Session:
+    """A session holding its trainer (``max_sessions`` counts those)."""
+    session = store.create(CONFIG)
+    session.start()
+    return session
+
+
 def test_cap_evicts_least_recently_used_first() -> None:
     store = InMemorySessionStore(ttl_seconds=60, max_sessions=3, clock=FakeClock())
-    a, b, c = (store.create(CONFIG) for _ in range(3))
+    a, b, c = (_started(store) for _ in range(3))
     assert store.get(a.id) is a  # now b is the least recently used
-    d = store.create(CONFIG)
+    d = _started(store)
     assert store.get(b.id) is None
     assert [s.id for s in (a, c, d) if store.get(s.id)] == [a.id, c.id, d.id]
-    e = store.create(CONFIG)  # the gets above touched a, c, d in that order: a goes
+    e = _started(store)  # the gets above touched a, c, d in that order: a goes
     assert store.get(a.id) is None
     assert len(store) == 3 and store.get(e.id) is e
 
