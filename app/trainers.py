@@ -236,9 +236,15 @@ class _Dispatcher:
                 continue
             try:
                 request.future.set_result(_outcome(request, *self._exchange(request)))
+            except TrainerGone as exc:
+                request.future.set_exception(self._explained(exc))
             except BaseException as exc:  # handed to whoever waits for the answer
                 request.future.set_exception(exc)
         self._stopped()
+
+    def _explained(self, exc: TrainerGone) -> TrainerGone:
+        """Why a trainer is not there, when the dispatcher knows better than "expired"."""
+        return exc
 
     def _exchange(self, request: Request) -> tuple[str, Any]:
         raise NotImplementedError
@@ -270,6 +276,9 @@ class _Worker(_Dispatcher):
         self._context = context
         self.deadline = deadline
         self.restarts = 0
+        self._held: set[str] = set()  # sessions whose trainer this worker holds
+        self._lost: set[str] = set()  # sessions whose trainer died with the previous worker
+        self._lost_why = ""
         self._start()
         super().__init__()
 
@@ -279,28 +288,42 @@ class _Worker(_Dispatcher):
         self.process.start()
         theirs.close()
 
-    def _replace(self) -> None:
-        """Kill the worker (a stopped process too) and start a fresh one, without trainers."""
+    def _replace(self, why: str) -> None:
+        """Kill the worker (a stopped process too) and start a fresh one, without trainers; the
+        sessions it held are lost, for ``why``."""
         self.process.kill()
         self.process.join(timeout=5)
         self.connection.close()
         self.restarts += 1
+        self._lost, self._held = self._held, set()
+        self._lost_why = why
         self._start()
 
     def _exchange(self, request: Request) -> tuple[str, Any]:
-        message = (self._take_dropped(), request.session_id, request.setup, request.operation, request.arguments)
+        dropped = self._take_dropped()
+        self._held.difference_update(dropped)
+        self._lost.difference_update(dropped)
+        message = (dropped, request.session_id, request.setup, request.operation, request.arguments)
         for attempt in (1, 2):
             try:
                 self.connection.send(message)
                 if self.connection.poll(self.deadline):
-                    return self.connection.recv()
+                    answer = self.connection.recv()
+                    if request.setup is not None:
+                        self._held.add(request.session_id)
+                    return answer
                 why = f"was lost: its trainer worker did not answer within {self.deadline:g} s and was restarted"
             except (EOFError, OSError):
                 why = "was lost: its trainer worker stopped and was restarted"
-            self._replace()
+            self._replace(why)
             if request.setup is None or attempt == 2:  # only a new trainer can start afresh
                 raise TrainerLost(request.session_id, why)
         raise AssertionError("unreachable")
+
+    def _explained(self, exc: TrainerGone) -> TrainerGone:
+        if exc.session_id in self._lost:
+            return TrainerLost(exc.session_id, self._lost_why)
+        return exc
 
     def _stopped(self) -> None:
         try:

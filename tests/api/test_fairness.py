@@ -1,0 +1,79 @@
+"""Fairness between the clients of a class: one address cannot push other students' sessions
+out, by creating sessions or by opening pages."""
+
+from __future__ import annotations
+
+import gc
+
+from fastapi.testclient import TestClient
+
+from app.config import PlaygroundConfig
+from app.main import create_app
+from app.sessions import InMemorySessionStore
+from app.settings import Settings
+from engine.trainer import Trainer
+
+from .test_classroom import page_state
+
+
+def _clients(settings: Settings, *addresses: str) -> list[TestClient]:
+    """Clients of one app from different addresses (no lifespan: the store lives in the app)."""
+    app = create_app(settings)
+    return [TestClient(app, client=(address, 50000)) for address in addresses]
+
+
+def _student_session(client: TestClient) -> str:
+    sid = client.post("/api/sessions", json={"dataset": "xor"}).json()["id"]
+    assert client.post(f"/api/sessions/{sid}/step", json={"epochs": 2}).status_code == 200
+    return sid
+
+
+def test_one_client_creating_many_sessions_evicts_only_its_own() -> None:
+    student, abuser = _clients(Settings(max_sessions=30, session_starts_per_minute=1000), "10.0.0.1", "10.0.0.2")
+    sid = _student_session(student)
+    created = [abuser.post("/api/sessions", json={}) for _ in range(60)]
+    assert all(answer.status_code == 201 for answer in created)
+    assert student.post(f"/api/sessions/{sid}/step", json={"epochs": 1}).json()["epoch"] == 3
+    held = Settings().max_sessions_per_client
+    alive = [abuser.get(f"/api/sessions/{a.json()['id']}").status_code for a in created]
+    assert alive == [404] * (60 - held) + [200] * held  # its own least recently used went
+
+
+def test_creating_sessions_is_limited_per_client() -> None:
+    student, abuser = _clients(Settings(session_starts_per_minute=5), "10.0.0.1", "10.0.0.2")
+    answers = [abuser.post("/api/sessions", json={}) for _ in range(7)]
+    assert [a.status_code for a in answers] == [201] * 5 + [429] * 2
+    assert 1 <= int(answers[-1].headers["retry-after"]) <= 12 and "too many" in answers[-1].json()["detail"]
+    assert student.post("/api/sessions", json={}).status_code == 201  # others are not affected
+
+
+def test_opening_pages_costs_no_trainer_and_evicts_no_student() -> None:
+    student, abuser = _clients(Settings(max_sessions=20, max_unstarted_sessions=50), "10.0.0.1", "10.0.0.2")
+    sid = _student_session(student)
+    gc.collect()
+    trainers_before = sum(type(o) is Trainer for o in gc.get_objects())
+    for i in range(120):
+        assert abuser.get(f"/?seed={i}").status_code == 200
+    gc.collect()
+    assert sum(type(o) is Trainer for o in gc.get_objects()) - trainers_before <= 32  # the shared previews
+    assert student.post(f"/api/sessions/{sid}/step", json={"epochs": 1}).json()["epoch"] == 3
+    # a page opened without a trainer plays from the very frame it showed
+    page = page_state(abuser.get("/?dataset=spiral&seed=3").text)
+    first = abuser.post(f"/api/sessions/{page['sid']}/step", json={"epochs": 1, "since": -1}).json()
+    assert first["epoch"] == 1 and first["history"]["train_loss"][0] == page["frame"]["history"]["train_loss"][0]
+
+
+def test_eviction_takes_from_whoever_holds_the_most() -> None:
+    store = InMemorySessionStore(60, 4)
+    config = PlaygroundConfig()
+
+    def started(owner: str):
+        session = store.create(config, owner=owner)
+        session.start()
+        return session
+
+    first_a = started("a")
+    held_by_b = [started("b") for _ in range(3)]
+    started("c")  # five started: b, holding three, loses its oldest
+    assert store.get(first_a.id) is first_a
+    assert [store.get(s.id) is not None for s in held_by_b] == [False, True, True]
