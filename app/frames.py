@@ -60,7 +60,7 @@ def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
         "nodes": {
             "grid": math.ceil(grid / 2),
             "layers": [
-                [maps(_signed(_input_scale(node) if depth == 0 else node)[::2, ::2]) for node in layer]
+                [maps(_signed((_input_scale(node) if depth == 0 else node)[::2, ::2])) for node in layer]
                 for depth, layer in enumerate(snap.node_maps)
             ],
         },
@@ -124,9 +124,16 @@ def _output(problem: str, output: np.ndarray, grid: int, maps: Callable[[np.ndar
 
 
 def _unit(values: np.ndarray) -> np.ndarray:
-    """[0, 1] -> 0..255."""
-    v = np.clip(np.nan_to_num(values, nan=0.5, posinf=1.0, neginf=0.0), 0.0, 1.0)
-    return np.rint(v * 255).astype(np.uint8)
+    """[0, 1] -> 0..255 (clipped; NaN to the middle). A few whole-array calls: every frame
+    makes one per heatmap."""
+    v = np.multiply(values, 255.0)
+    np.clip(v, 0.0, 255.0, out=v)
+    np.rint(v, out=v)
+    nan = np.isnan(v)
+    out = v.astype(np.uint8)
+    if nan.any():
+        out[nan] = 128
+    return out
 
 
 def _signed(values: np.ndarray) -> np.ndarray:
