@@ -155,7 +155,7 @@ class Session:
             if not self.started:
                 self._on_start(self)  # may refuse: TooManySessions
                 setup, self.started = self.config.to_setup(), True
-            return self.trainers.submit(TrainerRequest(self.id, operation, arguments, setup))
+            return self.trainers.submit(TrainerRequest(self.id, operation, arguments, setup, self.owner))
 
     def start(self) -> None:
         """Create the trainer now (an API session is a stored one from the start)."""

@@ -22,6 +22,8 @@ def _int_from_env(name: str, default: int, minimum: int) -> int:
 # Requests of one session that may wait while another of its requests is at work: more answer
 # 429 at once, so that one client cannot fill the server's thread pool or a worker's queue.
 MAX_QUEUED_PER_SESSION = 1
+# A step's time budget while other requests wait for the same worker (app/trainers.py).
+SHARED_STEP_BUDGET_MS = 20
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Settings:
     max_unstarted_sessions: int = 5000
     # CPU per request: a step trains until this budget is spent (at least one epoch), and a
     # worker that does not answer within the deadline is replaced (its sessions are lost).
-    step_budget_ms: int = 250
+    step_budget_ms: int = 1000
     request_deadline_seconds: float = 5.0
     # Worker processes that hold the trainers (0: train in the server process itself). Training is
     # Python-bound, so one process uses one core; `from_env` defaults to one per core (at most 4).

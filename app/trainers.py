@@ -7,12 +7,13 @@ two-core laptop then trains on both cores. ``WORKERS=0`` keeps the trainers in t
 which the tests use. Both run the very same operations (``OPERATIONS``) on a ``Trainers`` table;
 only the transport differs.
 
-Each worker (and the in-process table) has one dispatcher thread and a first-in, first-out queue
-of requests: routes submit a request and get a ``Future``, which a thread can wait on and a
-coroutine can await, so nothing blocks the event loop or holds a thread of the pool while a
-trainer works. Requests are served in the order they came; since every session has at most two
-requests outstanding (app/sessions.py), a busy worker slows all its sessions alike and starves
-none.
+Each worker (and the in-process table) has one dispatcher thread and a queue of requests: routes
+submit a request and get a ``Future``, which a thread can wait on and a coroutine can await, so
+nothing blocks the event loop or holds a thread of the pool while a trainer works. The queue
+takes turns between clients (addresses), first come first served within one; since every
+session has at most two requests outstanding (app/sessions.py), a busy worker slows all its
+clients alike and starves none. A step trains within its time budget, and within
+``SHARED_STEP_BUDGET_MS`` when other requests wait for the worker.
 
 A worker that dies, or does not answer within ``deadline`` seconds (a stuck or stopped process),
 is killed and replaced; the request it held fails with ``TrainerLost``, and its other sessions
@@ -26,11 +27,11 @@ from __future__ import annotations
 import gzip
 import json
 import multiprocessing
-import queue
 import struct
 import threading
 import time
 import traceback
+from collections import OrderedDict, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -39,6 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from app.frames import build_frame, data_points, flags, metrics, raw_map, typed_map
+from app.settings import SHARED_STEP_BUDGET_MS
 from engine.trainer import Setup, Trainer
 
 
@@ -161,6 +163,7 @@ class Request:
     operation: str
     arguments: dict[str, Any]
     setup: Setup | None = None
+    owner: str | None = None  # the client address: the queue takes turns between owners
     future: Future = field(default_factory=Future)
 
 
@@ -207,11 +210,42 @@ def _outcome(request: Request, status: str, value: Any) -> Any:
     return value
 
 
+class _FairQueue:
+    """Requests waiting for one worker, served in turn between owners (client addresses): a
+    client with many requests waits its turn like a client with one. ``None`` means stop."""
+
+    def __init__(self) -> None:
+        self._waiting: OrderedDict[Any, deque[Request]] = OrderedDict()
+        self._stop = False
+        self._ready = threading.Condition()
+
+    def put(self, request: Request | None) -> None:
+        with self._ready:
+            if request is None:
+                self._stop = True
+            else:
+                self._waiting.setdefault(request.owner, deque()).append(request)
+            self._ready.notify()
+
+    def get(self) -> tuple[Request | None, bool]:
+        """The next request (None: stop), and whether other requests are waiting behind it."""
+        with self._ready:
+            while not self._waiting and not self._stop:
+                self._ready.wait()
+            if not self._waiting:
+                return None, False
+            owner, requests = self._waiting.popitem(last=False)
+            request = requests.popleft()
+            if requests:
+                self._waiting[owner] = requests  # to the back of the line
+            return request, bool(self._waiting)
+
+
 class _Dispatcher:
     """A queue of requests and the thread that serves them one after the other."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self._queue = _FairQueue()
         self._dropped: list[str] = []  # sent along with the next request: dropping never waits
         self._dropped_lock = threading.Lock()
         self._thread = threading.Thread(target=self._dispatch, daemon=True, name="trainer-dispatch")
@@ -231,9 +265,14 @@ class _Dispatcher:
             return dropped
 
     def _dispatch(self) -> None:
-        while (request := self._queue.get()) is not None:
+        while True:
+            request, others_wait = self._queue.get()
+            if request is None:
+                break
             if not request.future.set_running_or_notify_cancel():
                 continue
+            if others_wait and request.arguments.get("budget") is not None:  # share the worker
+                request.arguments["budget"] = min(request.arguments["budget"], SHARED_STEP_BUDGET_MS / 1000)
             try:
                 request.future.set_result(_outcome(request, *self._exchange(request)))
             except TrainerGone as exc:

@@ -202,16 +202,18 @@ class Player:
             if self.path == "stream":
                 await self.ws.send(body)
                 answer = await self.ws.recv()
-                ok = isinstance(answer, bytes) and b'"error"' not in answer[4:40]
+                status = 200
+                if answer[4:13] == b'{"error":':
+                    status = json.loads(answer[4:4 + int.from_bytes(answer[:4], "little")])["error"]
             else:
                 status, answer = await self.http.request("POST", f"/api/sessions/{self.sid}/step", body.encode())
-                ok = status == 200
         except (OSError, asyncio.IncompleteReadError, websockets.ConnectionClosed) as exc:
             self.errors[type(exc).__name__] = self.errors.get(type(exc).__name__, 0) + 1
             await asyncio.sleep(0.05)
             return None
-        if not ok:
-            self.errors["refused"] = self.errors.get("refused", 0) + 1
+        if status != 200:  # 404: the session was lost; 429: refused
+            self.errors[str(status)] = self.errors.get(str(status), 0) + 1
+            await asyncio.sleep(0.05)
             return None
         self.since += STEP["epochs"]
         return start, time.perf_counter(), len(answer)

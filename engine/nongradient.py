@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from engine.trainer import Trainer
 
 NON_GRADIENT_METHODS = ("perceptron", "random_search")
+# Each random-search proposal is judged on the whole training set, so one proposal per mini-batch
+# made an epoch quadratic in the points (450 points in batches of 1: 450 × 450 evaluations, a
+# hundred times an SGD epoch). At most this many an epoch keeps it in the order of an SGD epoch;
+# the default 250 points in batches of 10 make exactly 25.
+MAX_PROPOSALS_PER_EPOCH = 25
 
 
 def check_method_fits(method: str, hidden: tuple[int, ...], problem: str) -> None:
@@ -48,7 +53,7 @@ def _perceptron_epoch(trainer: "Trainer", xs: np.ndarray, ys: np.ndarray, lr: fl
 
 def _random_search_epoch(trainer: "Trainer", xs: np.ndarray, ys: np.ndarray, lr: float) -> int:
     net, s = trainer.network, trainer.setup
-    proposals = max(1, -(-len(xs) // s.batch_size))
+    proposals = min(MAX_PROPOSALS_PER_EPOCH, max(1, -(-len(xs) // s.batch_size)))
 
     def objective() -> float:
         return trainer.batch_loss(xs, ys) + penalty(s.regularization, s.regularization_rate, net.params[: net.n_weights])
