@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS, FEATURES, SCALER_METHODS
+from engine.errors import InvalidValue
 from engine.losses import LOSSES, REGULARIZATIONS
 from engine.network import INITIALIZATIONS
 from engine.nongradient import NON_GRADIENT_METHODS
@@ -55,12 +56,24 @@ FeatureName = Literal[tuple(FEATURES)]  # type: ignore[valid-type]
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 OptimizerName = Literal[(*OPTIMIZERS, *NON_GRADIENT_METHODS)]  # type: ignore[valid-type]
 HideableName = Literal[HIDEABLE]  # type: ignore[valid-type]
-Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS)]
+
+
+def _not_boolean(value: Any) -> Any:
+    """JSON's true and false are not numbers (pydantic would read them as 1 and 0); the form's
+    and the URL's numbers arrive as text, which pydantic converts."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not true or false")
+    return value
+
+
+NotBoolean = BeforeValidator(_not_boolean)
+Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS), NotBoolean]
+Distinct = {"uniqueItems": True}  # (checked by _no_repeats; said in the schema)
 
 
 def _hyper(minimum: float, maximum: float, integer: bool = False) -> Any:
     kind = int if integer else float
-    return Annotated[kind | None, Field(default=None, ge=minimum, le=maximum, allow_inf_nan=False)]
+    return Annotated[kind | None, Field(default=None, ge=minimum, le=maximum, allow_inf_nan=False), NotBoolean]
 
 
 def _hyper_field(optimizer_or_schedule: Mapping[str, Any], name: str) -> Any:
@@ -82,17 +95,17 @@ class PlaygroundConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: DatasetName = "circle"
-    noise: Annotated[int, Field(ge=MIN_NOISE, le=MAX_NOISE)] = 0
-    train: Annotated[int, Field(ge=MIN_TRAIN, le=MAX_TRAIN)] = 50
-    classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES)] = 3
-    features: Annotated[tuple[FeatureName, ...], Field(min_length=1)] = ("x1", "x2")
+    noise: Annotated[int, Field(ge=MIN_NOISE, le=MAX_NOISE), NotBoolean] = 0
+    train: Annotated[int, Field(ge=MIN_TRAIN, le=MAX_TRAIN), NotBoolean] = 50
+    classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES), NotBoolean] = 3
+    features: Annotated[tuple[FeatureName, ...], Field(min_length=1, json_schema_extra=Distinct)] = ("x1", "x2")
     preprocessing: Literal[SCALER_METHODS] = "none"  # type: ignore[valid-type]
     layers: Annotated[tuple[Neurons, ...], Field(max_length=MAX_HIDDEN_LAYERS)] = (4, 2)
     activation: ActivationName = "tanh"
     init: Literal[INITIALIZATIONS] = "xavier"  # type: ignore[valid-type]
     loss: Literal[("auto", *LOSSES)] = "auto"  # type: ignore[valid-type]
     optimizer: OptimizerName = "sgd"
-    lr: Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)] = 0.03
+    lr: Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False), NotBoolean] = 0.03
     momentum: _hyper_field(OPTIMIZERS, "momentum") = None
     beta1: _hyper_field(OPTIMIZERS, "beta1") = None
     beta2: _hyper_field(OPTIMIZERS, "beta2") = None
@@ -104,12 +117,12 @@ class PlaygroundConfig(BaseModel):
     gamma: _hyper_field(SCHEDULES, "gamma") = None
     decay: _hyper_field(SCHEDULES, "decay") = None
     reg: Literal[REGULARIZATIONS] = "none"  # type: ignore[valid-type]
-    reg_rate: Annotated[float, Field(ge=0, le=MAX_REG_RATE, allow_inf_nan=False)] = 0.0
-    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 10
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    reg_rate: Annotated[float, Field(ge=0, le=MAX_REG_RATE, allow_inf_nan=False), NotBoolean] = 0.0
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH), NotBoolean] = 10
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), NotBoolean] = 0
     show_test: bool = False
     discretize: bool = False
-    hide: tuple[HideableName, ...] = ()
+    hide: Annotated[tuple[HideableName, ...], Field(json_schema_extra=Distinct)] = ()
     hide_text: bool = False
 
     @field_validator("features", "hide")
@@ -252,9 +265,8 @@ def _field_error(error: Mapping[str, Any]) -> FieldError:
     params = {k: _format(v) if not isinstance(v, str) else v for k, v in (error.get("ctx") or {}).items()}
     if code == "literal_error":  # pydantic joins the last two with an English "or"
         params["expected"] = params.get("expected", "").replace("' or '", "', '")
-    if code == "extra_forbidden":
-        message = f"unknown setting; allowed: {', '.join(PlaygroundConfig.model_fields)}"
-        params = {"allowed": ", ".join(PlaygroundConfig.model_fields)}
+    if code == "extra_forbidden":  # (the API names the allowed fields once per answer)
+        message, params = "unknown setting", {"allowed": ", ".join(PlaygroundConfig.model_fields)}
     elif len(loc) > 1 and loc[1].isdigit():
         message = f"item {int(loc[1]) + 1}: {message}"
     return FieldError(field, message, code, tuple(sorted(params.items())))
@@ -265,13 +277,46 @@ def _cross_field_error(config: PlaygroundConfig) -> FieldError | None:
     try:
         config.to_setup()
     except ValueError as exc:
-        text = str(exc)
-        if "cross_entropy" in text:
-            return FieldError("loss", text, "loss_needs_classes")
-        if "perceptron" in text:
-            return FieldError("optimizer", text, "perceptron_shape")
-        return FieldError("config", text)
+        return engine_field_error(exc)
     return None
+
+
+# The engine's names (Setup fields, arguments) that the configuration spells otherwise.
+_CONFIG_NAMES = {"learning_rate": "lr", "hidden": "layers", "feature": "features", "batch_size": "batch",
+                 "train_fraction": "train", "n_classes": "classes", "regularization": "reg",
+                 "regularization_rate": "reg_rate"}
+# What pydantic cannot check, the engine refuses: the rules between two fields, named by the field
+# a student would change (the page words them, and resets them when the problem type changes).
+_RULE_CODES = {"loss": "loss_needs_classes", "optimizer": "perceptron_shape"}
+
+
+def engine_field_error(exc: ValueError) -> FieldError:
+    """The engine's error on the configuration field it is about ("config" if it names none)."""
+    field = exc.field if isinstance(exc, InvalidValue) else "config"
+    name = _CONFIG_NAMES.get(field, field)
+    if name not in PlaygroundConfig.model_fields:
+        return FieldError("config", str(exc))
+    return FieldError(name, str(exc), _RULE_CODES.get(name, "invalid"))
+
+
+def config_body_schema() -> dict[str, Any]:
+    """The JSON schema of a configuration as the API takes it: any of PlaygroundConfig's fields,
+    and the engine's rules between fields, so that what the schema allows the server accepts."""
+    by_problem = {problem: [name for name, d in DATASETS.items() if d.problem == problem]
+                  for problem in {d.problem for d in DATASETS.values()}}
+    binary_default = DATASETS[_DEFAULTS["dataset"]].problem == "binary"
+    perceptron_needs = {"required": ["layers"] if binary_default else ["layers", "dataset"],
+                        "properties": {"layers": {"maxItems": 0}, "dataset": {"enum": by_problem["binary"]}}}
+    cross_entropy_on_regression = {"required": ["dataset", "loss"], "properties": {
+        "dataset": {"enum": by_problem["regression"]}, "loss": {"const": "cross_entropy"}}}
+    return {
+        **PlaygroundConfig.model_json_schema(),
+        "allOf": [
+            {"not": cross_entropy_on_regression},  # engine.losses.check_loss
+            {"if": {"required": ["optimizer"], "properties": {"optimizer": {"const": "perceptron"}}},
+             "then": perceptron_needs},  # engine.nongradient.check_method_fits
+        ],
+    }
 
 
 def parse_form_values(items: list[tuple[str, str]]) -> dict[str, Any]:

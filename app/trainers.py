@@ -130,8 +130,8 @@ def _serve(connection: Connection) -> None:
                 answer = ("ok", trainers.call(session_id, operation, arguments))
         except TrainerGone:
             answer = ("gone", session_id)
-        except ValueError as exc:
-            answer = ("invalid", str(exc))
+        except ValueError as exc:  # (engine.errors.InvalidValue pickles with its field)
+            answer = ("invalid", exc)
         except Exception:  # a bug in one request must not take half the class's sessions with it
             answer = ("failed", traceback.format_exc())
         connection.send(answer)
@@ -167,7 +167,7 @@ class _Worker:
         if status == "gone":
             raise TrainerGone(session_id)
         if status == "invalid":
-            raise ValueError(value)
+            raise value
         if status == "failed":
             raise RuntimeError(f"{operation} failed in a trainer worker:\n{value}")
         return value
