@@ -8,10 +8,11 @@ activation or dataset in the engine appears in the form, the URL and the API at 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.activations import ACTIVATIONS
@@ -58,22 +59,13 @@ OptimizerName = Literal[(*OPTIMIZERS, *NON_GRADIENT_METHODS)]  # type: ignore[va
 HideableName = Literal[HIDEABLE]  # type: ignore[valid-type]
 
 
-def _not_boolean(value: Any) -> Any:
-    """JSON's true and false are not numbers (pydantic would read them as 1 and 0); the form's
-    and the URL's numbers arrive as text, which pydantic converts."""
-    if isinstance(value, bool):
-        raise PydanticCustomError("number_type", "Input should be a number, not true or false")
-    return value
-
-
-NotBoolean = BeforeValidator(_not_boolean)
-Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS), NotBoolean]
-Distinct = {"uniqueItems": True}  # (checked by _no_repeats; said in the schema)
+Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS)]
+UNIQUE_ITEMS = {"uniqueItems": True}  # (checked by _no_repeats; said in the schema)
 
 
 def _hyper(minimum: float, maximum: float, integer: bool = False) -> Any:
     kind = int if integer else float
-    return Annotated[kind | None, Field(default=None, ge=minimum, le=maximum, allow_inf_nan=False), NotBoolean]
+    return Annotated[kind | None, Field(default=None, ge=minimum, le=maximum, allow_inf_nan=False)]
 
 
 def _hyper_field(optimizer_or_schedule: Mapping[str, Any], name: str) -> Any:
@@ -95,17 +87,17 @@ class PlaygroundConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: DatasetName = "circle"
-    noise: Annotated[int, Field(ge=MIN_NOISE, le=MAX_NOISE), NotBoolean] = 0
-    train: Annotated[int, Field(ge=MIN_TRAIN, le=MAX_TRAIN), NotBoolean] = 50
-    classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES), NotBoolean] = 3
-    features: Annotated[tuple[FeatureName, ...], Field(min_length=1, json_schema_extra=Distinct)] = ("x1", "x2")
+    noise: Annotated[int, Field(ge=MIN_NOISE, le=MAX_NOISE)] = 0
+    train: Annotated[int, Field(ge=MIN_TRAIN, le=MAX_TRAIN)] = 50
+    classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES)] = 3
+    features: Annotated[tuple[FeatureName, ...], Field(min_length=1, json_schema_extra=UNIQUE_ITEMS)] = ("x1", "x2")
     preprocessing: Literal[SCALER_METHODS] = "none"  # type: ignore[valid-type]
     layers: Annotated[tuple[Neurons, ...], Field(max_length=MAX_HIDDEN_LAYERS)] = (4, 2)
     activation: ActivationName = "tanh"
     init: Literal[INITIALIZATIONS] = "xavier"  # type: ignore[valid-type]
     loss: Literal[("auto", *LOSSES)] = "auto"  # type: ignore[valid-type]
     optimizer: OptimizerName = "sgd"
-    lr: Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False), NotBoolean] = 0.03
+    lr: Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)] = 0.03
     momentum: _hyper_field(OPTIMIZERS, "momentum") = None
     beta1: _hyper_field(OPTIMIZERS, "beta1") = None
     beta2: _hyper_field(OPTIMIZERS, "beta2") = None
@@ -117,12 +109,12 @@ class PlaygroundConfig(BaseModel):
     gamma: _hyper_field(SCHEDULES, "gamma") = None
     decay: _hyper_field(SCHEDULES, "decay") = None
     reg: Literal[REGULARIZATIONS] = "none"  # type: ignore[valid-type]
-    reg_rate: Annotated[float, Field(ge=0, le=MAX_REG_RATE, allow_inf_nan=False), NotBoolean] = 0.0
-    batch: Annotated[int, Field(ge=1, le=MAX_BATCH), NotBoolean] = 10
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED), NotBoolean] = 0
+    reg_rate: Annotated[float, Field(ge=0, le=MAX_REG_RATE, allow_inf_nan=False)] = 0.0
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 10
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     show_test: bool = False
     discretize: bool = False
-    hide: Annotated[tuple[HideableName, ...], Field(json_schema_extra=Distinct)] = ()
+    hide: Annotated[tuple[HideableName, ...], Field(json_schema_extra=UNIQUE_ITEMS)] = ()
     hide_text: bool = False
 
     @field_validator("features", "hide")
@@ -201,8 +193,8 @@ class PlaygroundConfig(BaseModel):
         return "&".join(parts)
 
     def with_changes(self, **changes: Any) -> "PlaygroundConfig":
-        """A validated copy with ``changes`` applied (raises ConfigError)."""
-        return validate_config({**self.model_dump(), **changes})
+        """A validated copy with ``changes`` (typed values, as from JSON) applied (raises ConfigError)."""
+        return validate_config({**self.model_dump(), **changes}, strict=True)
 
 
 # Fields left out of the URL while they are off/empty (the rest always appear).
@@ -246,16 +238,33 @@ class ConfigError(ValueError):
 LIST_FIELDS = ("features", "layers", "hide")
 
 
-def validate_config(data: Mapping[str, Any]) -> PlaygroundConfig:
-    """Validate a whole configuration; ConfigError lists a message for each bad field."""
+def validate_config(data: Mapping[str, Any], strict: bool = False) -> PlaygroundConfig:
+    """Validate a whole configuration; ConfigError lists a message for each bad field.
+
+    ``strict``: the values are JSON's (the API), each of its field's type: no ``true`` for a
+    number, no ``0`` or ``"yes"`` for a boolean, no text for a number. Otherwise they may be text
+    from a form or a URL, which pydantic converts."""
     try:
-        config = PlaygroundConfig.model_validate(dict(data))
+        if strict:  # (JSON mode: arrays are tuples there, and NaN is refused as not finite)
+            text = json.dumps({k: whole_numbers_as_int(v) for k, v in data.items()})
+            config = PlaygroundConfig.model_validate_json(text, strict=True)
+        else:
+            config = PlaygroundConfig.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigError([_field_error(e) for e in exc.errors()]) from None
     cross = _cross_field_error(config)
     if cross:
         raise ConfigError([cross])
     return config
+
+
+def whole_numbers_as_int(value: Any) -> Any:
+    """84.0 is an integer in JSON (and its schema), though pydantic's strict mode refuses it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [whole_numbers_as_int(v) for v in value]
+    return value
 
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:

@@ -19,7 +19,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -38,6 +38,7 @@ from app.config import (
     config_body_schema,
     engine_field_error,
     validate_config,
+    whole_numbers_as_int,
 )
 from app.sessions import Session, SessionStore, get_store
 from app.trainers import TrainerGone
@@ -91,34 +92,37 @@ router = APIRouter(prefix="/api", tags=["api"], route_class=_JSONRoute)
 
 
 class _Body(BaseModel):
-    # strict: JSON's true and false are not numbers
+    # strict: JSON's true and false are not numbers, nor is "1"
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+Whole = Annotated[int, BeforeValidator(whole_numbers_as_int)]  # 2.0 is an integer in JSON
+
+
 class StepBody(_Body):
-    epochs: int = Field(1, ge=1, le=MAX_EPOCHS_PER_STEP, description="epochs to train")
-    since: int = Field(-1, ge=-1, description="the client's last epoch; history starts after it")
-    grid: int = Field(DEFAULT_GRID, ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")
+    epochs: Whole = Field(1, ge=1, le=MAX_EPOCHS_PER_STEP, description="epochs to train")
+    since: Whole = Field(-1, ge=-1, description="the client's last epoch; history starts after it")
+    grid: Whole = Field(DEFAULT_GRID, ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")
 
 
 class ResetBody(_Body):
-    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="a new seed draws new data and weights")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(whole_numbers_as_int)] | None = Field(None, description="a new seed draws new data and weights")
 
 
 _Value = Field(ge=-MAX_EDIT_VALUE, le=MAX_EDIT_VALUE, allow_inf_nan=False)
 
 
 class WeightBody(_Body):
-    layer: int = Field(ge=0, le=MAX_HIDDEN_LAYERS, description="0 = the edges from the inputs")
-    source: int = Field(ge=0, le=MAX_SOURCE, description="node in layer `layer`")
-    target: int = Field(ge=0, le=MAX_TARGET, description="node in layer `layer + 1`")
+    layer: Whole = Field(ge=0, le=MAX_HIDDEN_LAYERS, description="0 = the edges from the inputs")
+    source: Whole = Field(ge=0, le=MAX_SOURCE, description="node in layer `layer`")
+    target: Whole = Field(ge=0, le=MAX_TARGET, description="node in layer `layer + 1`")
     value: Annotated[float, _Value]
 
 
 class BiasBody(_Body):
-    layer: int = Field(ge=0, le=MAX_HIDDEN_LAYERS,
+    layer: Whole = Field(ge=0, le=MAX_HIDDEN_LAYERS,
                        description="the bias of a node that layer `layer`'s edges lead into")
-    node: int = Field(ge=0, le=MAX_TARGET)
+    node: Whole = Field(ge=0, le=MAX_TARGET)
     value: Annotated[float, _Value]
 
 
@@ -203,7 +207,7 @@ def _valid_alone(changes: dict[str, Any]) -> bool:
     """Whether ``changes`` make a valid configuration on the defaults: then a refusal comes from
     the session's current configuration (409), not from the request (422)."""
     try:
-        validate_config(changes)
+        validate_config(changes, strict=True)
     except ConfigError:
         return False
     return True
@@ -240,7 +244,7 @@ def create_session(
     changes: Annotated[ConfigChanges | None, _PARTIAL_CONFIG] = None,
 ) -> dict[str, Any]:
     try:
-        config = validate_config(changes or {})
+        config = validate_config(changes or {}, strict=True)
     except ConfigError as exc:
         raise _refusal(exc.errors) from None
     session = store.create(config)
