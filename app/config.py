@@ -8,6 +8,7 @@ activation or dataset in the engine appears in the form, the URL and the API at 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
 
@@ -16,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS, FEATURES, SCALER_METHODS
+from engine.errors import InvalidValue
 from engine.losses import LOSSES, REGULARIZATIONS
 from engine.network import INITIALIZATIONS
 from engine.nongradient import NON_GRADIENT_METHODS
@@ -55,7 +57,10 @@ FeatureName = Literal[tuple(FEATURES)]  # type: ignore[valid-type]
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 OptimizerName = Literal[(*OPTIMIZERS, *NON_GRADIENT_METHODS)]  # type: ignore[valid-type]
 HideableName = Literal[HIDEABLE]  # type: ignore[valid-type]
+
+
 Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS)]
+UNIQUE_ITEMS = {"uniqueItems": True}  # (checked by _no_repeats; said in the schema)
 
 
 def _hyper(minimum: float, maximum: float, integer: bool = False) -> Any:
@@ -85,7 +90,7 @@ class PlaygroundConfig(BaseModel):
     noise: Annotated[int, Field(ge=MIN_NOISE, le=MAX_NOISE)] = 0
     train: Annotated[int, Field(ge=MIN_TRAIN, le=MAX_TRAIN)] = 50
     classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES)] = 3
-    features: Annotated[tuple[FeatureName, ...], Field(min_length=1)] = ("x1", "x2")
+    features: Annotated[tuple[FeatureName, ...], Field(min_length=1, json_schema_extra=UNIQUE_ITEMS)] = ("x1", "x2")
     preprocessing: Literal[SCALER_METHODS] = "none"  # type: ignore[valid-type]
     layers: Annotated[tuple[Neurons, ...], Field(max_length=MAX_HIDDEN_LAYERS)] = (4, 2)
     activation: ActivationName = "tanh"
@@ -109,7 +114,7 @@ class PlaygroundConfig(BaseModel):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     show_test: bool = False
     discretize: bool = False
-    hide: tuple[HideableName, ...] = ()
+    hide: Annotated[tuple[HideableName, ...], Field(json_schema_extra=UNIQUE_ITEMS)] = ()
     hide_text: bool = False
 
     @field_validator("features", "hide")
@@ -188,8 +193,8 @@ class PlaygroundConfig(BaseModel):
         return "&".join(parts)
 
     def with_changes(self, **changes: Any) -> "PlaygroundConfig":
-        """A validated copy with ``changes`` applied (raises ConfigError)."""
-        return validate_config({**self.model_dump(), **changes})
+        """A validated copy with ``changes`` (typed values, as from JSON) applied (raises ConfigError)."""
+        return validate_config({**self.model_dump(), **changes}, strict=True)
 
 
 # Fields left out of the URL while they are off/empty (the rest always appear).
@@ -233,16 +238,33 @@ class ConfigError(ValueError):
 LIST_FIELDS = ("features", "layers", "hide")
 
 
-def validate_config(data: Mapping[str, Any]) -> PlaygroundConfig:
-    """Validate a whole configuration; ConfigError lists a message for each bad field."""
+def validate_config(data: Mapping[str, Any], strict: bool = False) -> PlaygroundConfig:
+    """Validate a whole configuration; ConfigError lists a message for each bad field.
+
+    ``strict``: the values are JSON's (the API), each of its field's type: no ``true`` for a
+    number, no ``0`` or ``"yes"`` for a boolean, no text for a number. Otherwise they may be text
+    from a form or a URL, which pydantic converts."""
     try:
-        config = PlaygroundConfig.model_validate(dict(data))
+        if strict:  # (JSON mode: arrays are tuples there, and NaN is refused as not finite)
+            text = json.dumps({k: whole_numbers_as_int(v) for k, v in data.items()})
+            config = PlaygroundConfig.model_validate_json(text, strict=True)
+        else:
+            config = PlaygroundConfig.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigError([_field_error(e) for e in exc.errors()]) from None
     cross = _cross_field_error(config)
     if cross:
         raise ConfigError([cross])
     return config
+
+
+def whole_numbers_as_int(value: Any) -> Any:
+    """84.0 is an integer in JSON (and its schema), though pydantic's strict mode refuses it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [whole_numbers_as_int(v) for v in value]
+    return value
 
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:
@@ -252,9 +274,8 @@ def _field_error(error: Mapping[str, Any]) -> FieldError:
     params = {k: _format(v) if not isinstance(v, str) else v for k, v in (error.get("ctx") or {}).items()}
     if code == "literal_error":  # pydantic joins the last two with an English "or"
         params["expected"] = params.get("expected", "").replace("' or '", "', '")
-    if code == "extra_forbidden":
-        message = f"unknown setting; allowed: {', '.join(PlaygroundConfig.model_fields)}"
-        params = {"allowed": ", ".join(PlaygroundConfig.model_fields)}
+    if code == "extra_forbidden":  # (the API names the allowed fields once per answer)
+        message, params = "unknown setting", {"allowed": ", ".join(PlaygroundConfig.model_fields)}
     elif len(loc) > 1 and loc[1].isdigit():
         message = f"item {int(loc[1]) + 1}: {message}"
     return FieldError(field, message, code, tuple(sorted(params.items())))
@@ -265,13 +286,46 @@ def _cross_field_error(config: PlaygroundConfig) -> FieldError | None:
     try:
         config.to_setup()
     except ValueError as exc:
-        text = str(exc)
-        if "cross_entropy" in text:
-            return FieldError("loss", text, "loss_needs_classes")
-        if "perceptron" in text:
-            return FieldError("optimizer", text, "perceptron_shape")
-        return FieldError("config", text)
+        return engine_field_error(exc)
     return None
+
+
+# The engine's names (Setup fields, arguments) that the configuration spells otherwise.
+_CONFIG_NAMES = {"learning_rate": "lr", "hidden": "layers", "feature": "features", "batch_size": "batch",
+                 "train_fraction": "train", "n_classes": "classes", "regularization": "reg",
+                 "regularization_rate": "reg_rate"}
+# What pydantic cannot check, the engine refuses: the rules between two fields, named by the field
+# a student would change (the page words them, and resets them when the problem type changes).
+_RULE_CODES = {"loss": "loss_needs_classes", "optimizer": "perceptron_shape"}
+
+
+def engine_field_error(exc: ValueError) -> FieldError:
+    """The engine's error on the configuration field it is about ("config" if it names none)."""
+    field = exc.field if isinstance(exc, InvalidValue) else "config"
+    name = _CONFIG_NAMES.get(field, field)
+    if name not in PlaygroundConfig.model_fields:
+        return FieldError("config", str(exc))
+    return FieldError(name, str(exc), _RULE_CODES.get(name, "invalid"))
+
+
+def config_body_schema() -> dict[str, Any]:
+    """The JSON schema of a configuration as the API takes it: any of PlaygroundConfig's fields,
+    and the engine's rules between fields, so that what the schema allows the server accepts."""
+    by_problem = {problem: [name for name, d in DATASETS.items() if d.problem == problem]
+                  for problem in {d.problem for d in DATASETS.values()}}
+    binary_default = DATASETS[_DEFAULTS["dataset"]].problem == "binary"
+    perceptron_needs = {"required": ["layers"] if binary_default else ["layers", "dataset"],
+                        "properties": {"layers": {"maxItems": 0}, "dataset": {"enum": by_problem["binary"]}}}
+    cross_entropy_on_regression = {"required": ["dataset", "loss"], "properties": {
+        "dataset": {"enum": by_problem["regression"]}, "loss": {"const": "cross_entropy"}}}
+    return {
+        **PlaygroundConfig.model_json_schema(),
+        "allOf": [
+            {"not": cross_entropy_on_regression},  # engine.losses.check_loss
+            {"if": {"required": ["optimizer"], "properties": {"optimizer": {"const": "perceptron"}}},
+             "then": perceptron_needs},  # engine.nongradient.check_method_fits
+        ],
+    }
 
 
 def parse_form_values(items: list[tuple[str, str]]) -> dict[str, Any]:

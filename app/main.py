@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.paths import STATIC_DIR
 from app.routes import api, classroom, pages, stream
+from app.security import BodyLimit, SecurityHeaders
 from app.sessions import ClientAddress, InMemorySessionStore
 from app.settings import Settings
 from app.trainers import make_trainers
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = store
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(ClientAddress)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors included
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(stream.router)
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return (
             f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(app.title)} API</title>"
+            "<link rel='icon' href='/static/favicon.svg' type='image/svg+xml'>"
             "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em .2em 0}</style></head><body>"
             f"<h1>{escape(app.title)}: JSON API</h1><p>The full schema (bodies, answers, limits) is "
             "<a href='/openapi.json'>/openapi.json</a>; load it into any OpenAPI viewer. "

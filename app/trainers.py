@@ -187,8 +187,8 @@ class Trainers:
             if trainer is None:
                 return "gone", session_id
             return "ok", OPERATIONS[operation](trainer, **arguments)
-        except ValueError as exc:
-            return "invalid", str(exc)
+        except ValueError as exc:  # (engine.errors.InvalidValue pickles with its field)
+            return "invalid", exc
         except Exception:  # a bug in one request must not take half the class's sessions with it
             return "failed", traceback.format_exc()
 
@@ -204,7 +204,7 @@ def _outcome(request: Request, status: str, value: Any) -> Any:
     if status == "gone":
         raise TrainerGone(request.session_id)
     if status == "invalid":
-        raise ValueError(value)
+        raise value
     if status == "failed":
         raise RuntimeError(f"{request.operation} failed in a trainer worker:\n{value}")
     return value

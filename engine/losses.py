@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.activations import sigmoid_into, softmax
+from engine.errors import InvalidValue
 
 Array = np.ndarray
 LOSSES = ("mse", "cross_entropy")
@@ -22,9 +23,9 @@ REGULARIZATIONS = ("none", "l1", "l2")
 def check_loss(loss: str, output: str) -> None:
     """Reject a loss that does not fit the output layer (cross-entropy needs probabilities)."""
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; allowed: {', '.join(LOSSES)}")
+        raise InvalidValue("loss", f"unknown loss {loss!r}; allowed: {', '.join(LOSSES)}", LOSSES)
     if loss == "cross_entropy" and output == "linear":
-        raise ValueError("cross_entropy needs a sigmoid or softmax output; regression uses 'mse'")
+        raise InvalidValue("loss", "cross_entropy needs a sigmoid or softmax output; regression uses 'mse'", ("mse",))
 
 
 def loss_value(loss: str, output: str, z: Array, a: Array, y: Array) -> float:
@@ -83,9 +84,10 @@ def output_activation(output: str, z: Array) -> Array:
 
 def check_regularization(kind: str, rate: float) -> None:
     if kind not in REGULARIZATIONS:
-        raise ValueError(f"unknown regularization {kind!r}; allowed: {', '.join(REGULARIZATIONS)}")
+        raise InvalidValue("regularization", f"unknown regularization {kind!r}; allowed: {', '.join(REGULARIZATIONS)}",
+                           REGULARIZATIONS)
     if not np.isfinite(rate) or rate < 0:
-        raise ValueError(f"regularization rate must be a finite number ≥ 0, got {rate!r}")
+        raise InvalidValue("regularization_rate", f"regularization rate must be a finite number ≥ 0, got {rate!r}")
 
 
 def penalty(kind: str, rate: float, weights: Array) -> float:

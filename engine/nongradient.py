@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.errors import InvalidValue
 from engine.losses import penalty
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ MAX_PROPOSALS_PER_EPOCH = 25
 def check_method_fits(method: str, hidden: tuple[int, ...], problem: str) -> None:
     """The perceptron rule is defined for one layer and two classes only."""
     if method == "perceptron" and (hidden or problem != "binary"):
-        raise ValueError(
+        raise InvalidValue(
+            "optimizer",
             "the perceptron rule needs a network without hidden layers and a two-class dataset; "
             f"got hidden layers {list(hidden)} and a {problem} problem"
         )

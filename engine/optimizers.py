@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from engine.errors import InvalidValue
+
 
 @dataclass(frozen=True)
 class HyperParam:
@@ -35,7 +37,8 @@ class HyperParam:
         in_range = math.isfinite(number) and self.minimum <= number <= self.maximum
         if not in_range or (self.integer and not number.is_integer()):
             kind = "an integer" if self.integer else "a finite number"
-            raise ValueError(
+            raise InvalidValue(
+                self.name,
                 f"{owner}: {self.name} must be {kind} in [{self.minimum:g}, {self.maximum:g}], got {value!r}"
             )
         return int(number) if self.integer else number
@@ -46,15 +49,15 @@ def _validate_all(specs: tuple[HyperParam, ...], given: dict[str, Any], owner: s
     allowed = [p.name for p in specs]
     unknown = sorted(set(given) - set(allowed))
     if unknown:
-        raise ValueError(
-            f"{owner}: unknown hyper-parameter {unknown[0]!r}; allowed: {', '.join(allowed) or 'none'}"
+        raise InvalidValue(
+            unknown[0], f"{owner}: unknown hyper-parameter {unknown[0]!r}; allowed: {', '.join(allowed) or 'none'}", allowed
         )
     return {p.name: p.validate(given.get(p.name, p.default), owner) for p in specs}
 
 
 def _choose(registry: dict[str, Any], name: object, what: str) -> Any:
     if name not in registry:
-        raise ValueError(f"unknown {what} {name!r}; allowed: {', '.join(registry)}")
+        raise InvalidValue(what, f"unknown {what} {name!r}; allowed: {', '.join(registry)}", registry)
     return registry[name]
 
 

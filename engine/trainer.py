@@ -28,6 +28,7 @@ from engine.datasets import (
     make_dataset,
     shuffle_split,
 )
+from engine.errors import InvalidValue
 from engine.losses import (
     REGULARIZATIONS,
     add_penalty_gradient,
@@ -88,19 +89,19 @@ class Setup:
         for name in self.hidden_activations:
             _choice("activation", name, ACTIVATIONS)
         if not self.features or len(set(self.features)) != len(self.features):
-            raise ValueError(f"features must be a non-empty list without repeats, got {self.features}")
+            raise InvalidValue("features", f"features must be a non-empty list without repeats, got {self.features}")
         for name in self.features:
             _choice("feature", name, FEATURES)
         if any(n < 1 for n in self.hidden):
-            raise ValueError(f"every hidden layer needs at least 1 neuron, got {self.hidden}")
+            raise InvalidValue("hidden", f"every hidden layer needs at least 1 neuron, got {self.hidden}")
         _number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
         _number("train_fraction", self.train_fraction, low=0.1, high=0.9)
         _number("noise", self.noise, low=0.0, high=0.5)
         check_regularization(self.regularization, self.regularization_rate)
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number ≥ 1, got {self.batch_size!r}")
+            raise InvalidValue("batch_size", f"batch_size must be a whole number ≥ 1, got {self.batch_size!r}")
         if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a whole number ≥ 0, got {self.seed!r}")
+            raise InvalidValue("seed", f"seed must be a whole number ≥ 0, got {self.seed!r}")
         if self.loss != "auto":
             check_loss(self.loss, self.output)
         check_method_fits(self.optimizer, self.hidden, self.problem)
@@ -108,7 +109,8 @@ class Setup:
         if self.optimizer in OPTIMIZERS:
             make_optimizer(self.optimizer, 1, **self.optimizer_params)
         elif self.optimizer_params:
-            raise ValueError(f"{self.optimizer} takes no optimizer parameters, got {dict(self.optimizer_params)}")
+            raise InvalidValue("optimizer_params",
+                               f"{self.optimizer} takes no optimizer parameters, got {dict(self.optimizer_params)}")
         make_schedule(self.schedule, **self.schedule_params)
 
     @property
@@ -125,7 +127,8 @@ class Setup:
         if isinstance(self.activation, str):
             return (self.activation,) * len(self.hidden)
         if len(self.activation) != len(self.hidden):
-            raise ValueError(
+            raise InvalidValue(
+                "activation",
                 f"give one activation for all layers or one per hidden layer ({len(self.hidden)}), "
                 f"got {len(self.activation)}"
             )
@@ -134,17 +137,20 @@ class Setup:
 
 def _choice(what: str, value: Any, allowed: Any) -> None:
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+        raise InvalidValue(what, f"unknown {what} {value!r}; allowed: {', '.join(allowed)}", allowed)
 
 
-def _number(what: str, value: Any, *, low: float, high: float | None = None, low_inclusive: bool = True) -> None:
+def _number(what: str, value: Any, *, low: float, high: float | None = None, low_inclusive: bool = True,
+            field: str | None = None) -> None:
+    """Refuse a non-finite or out-of-range ``value``, named ``what`` in the message and ``field``
+    (``what`` by default) in the error."""
     ok_type = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
     if not ok_type or not np.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value!r}")
+        raise InvalidValue(field or what, f"{what} must be a finite number, got {value!r}")
     too_low = value < low if low_inclusive else value <= low
     if too_low or (high is not None and value > high):
         bounds = f"{'≥' if low_inclusive else '>'} {low}" + (f" and ≤ {high}" if high is not None else "")
-        raise ValueError(f"{what} must be {bounds}, got {value!r}")
+        raise InvalidValue(field or what, f"{what} must be {bounds}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -332,7 +338,7 @@ class Trainer:
         w = self.network.weights[layer]
         _index("source", source, w.shape[0])
         _index("target", target, w.shape[1])
-        _number("weight", value, low=-MAX_EDIT_VALUE, high=MAX_EDIT_VALUE)
+        _number("weight", value, low=-MAX_EDIT_VALUE, high=MAX_EDIT_VALUE, field="value")
         w[source, target] = value
         self.history.replace_last(self.evaluate())
 
@@ -341,7 +347,7 @@ class Trainer:
         self._check_layer(layer)
         b = self.network.biases[layer]
         _index("node", node, b.shape[0])
-        _number("bias", value, low=-MAX_EDIT_VALUE, high=MAX_EDIT_VALUE)
+        _number("bias", value, low=-MAX_EDIT_VALUE, high=MAX_EDIT_VALUE, field="value")
         b[node] = value
         self.history.replace_last(self.evaluate())
 
@@ -365,7 +371,7 @@ class Trainer:
     def step(self, epochs: int = 1) -> int:
         """Train ``epochs`` epochs (stopping early if training diverges); return how many ran."""
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a whole number ≥ 0, got {epochs!r}")
+            raise InvalidValue("epochs", f"epochs must be a whole number ≥ 0, got {epochs!r}")
         ran = 0
         with np.errstate(all="ignore"):
             for _ in range(epochs):
@@ -441,7 +447,7 @@ class Trainer:
     def snapshot(self, grid_size: int = 50) -> Snapshot:
         """Every node's map over the input square in one vectorised forward pass."""
         if not isinstance(grid_size, (int, np.integer)) or not 2 <= grid_size <= MAX_GRID:
-            raise ValueError(f"grid_size must be a whole number from 2 to {MAX_GRID}, got {grid_size!r}")
+            raise InvalidValue("grid_size", f"grid_size must be a whole number from 2 to {MAX_GRID}, got {grid_size!r}")
         grid, inputs = self._grid(grid_size)
         with np.errstate(all="ignore"):
             maps = self.network._grid_maps(inputs)
@@ -517,4 +523,4 @@ class Trainer:
 
 def _index(what: str, value: Any, size: int) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value < size:
-        raise ValueError(f"{what} must be a whole number from 0 to {size - 1}, got {value!r}")
+        raise InvalidValue(what, f"{what} must be a whole number from 0 to {size - 1}, got {value!r}")

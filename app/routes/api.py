@@ -1,68 +1,129 @@
 """The JSON API under /api: create a session, change its configuration, train, draw, export.
 
-Every operation on a session holds the session's lock (see app/sessions.py). Every 422 answer has
-the shape ``{"detail": [{"field": ..., "message": ...}, ...]}``, whether the configuration, the
-request body or the engine found the problem, and a failed request leaves the session unchanged.
+Every operation on a session holds the session's lock (see app/sessions.py). Every 422 and 409
+answer has the shape ``{"detail": [{"field": ..., "message": ...}, ...]}``, whether the
+configuration, the request body or the engine found the problem, with at most ``MAX_PROBLEMS``
+problems, and a failed request leaves the session unchanged. 422: the request is wrong whatever
+the session; 409: it is well formed but does not fit the session as it is (a weight the network
+does not have, cross-entropy for a session on a regression dataset).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable, Coroutine, Iterable
 
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.config import (
     DEFAULT_GRID,
+    MAX_CLASSES,
     MAX_EPOCHS_PER_STEP,
     MAX_GRID,
+    MAX_HIDDEN_LAYERS,
+    MAX_NEURONS,
     MAX_SEED,
     MIN_GRID,
     ConfigError,
+    FieldError,
     PlaygroundConfig,
+    config_body_schema,
+    engine_field_error,
     validate_config,
+    whole_numbers_as_int,
 )
 from app.sessions import Session, SessionBusy, SessionStore, TooManySessions, get_store
 from app.trainers import TrainerGone
+from engine.datasets import FEATURES
+from engine.errors import InvalidValue
 from engine.trainer import MAX_EDIT_VALUE
 
+MAX_PROBLEMS = 20  # problems listed in one 422 or 409 answer; a last entry counts the rest
+# The largest node indices any network can have: a layer of nodes is the inputs (one per
+# feature), a hidden layer, or the outputs (one per class at most).
+MAX_SOURCE = max(len(FEATURES), MAX_NEURONS) - 1
+MAX_TARGET = max(MAX_NEURONS, MAX_CLASSES) - 1
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+class _JSONRequest(Request):
+    """A request whose unreadable JSON (not UTF-8, nested too deep for the parser, an integer
+    too long to convert) is malformed JSON like any other: 422 on field "body", as documented,
+    rather than FastAPI's bare 400 (it reports ``JSONDecodeError`` and nothing else)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = json.loads(body)
+            except json.JSONDecodeError:
+                raise
+            except UnicodeDecodeError:
+                raise json.JSONDecodeError("the body is not UTF-8 text", "", 0) from None
+            except RecursionError:
+                raise json.JSONDecodeError("nested too deeply", "", 0) from None
+            except ValueError:  # Python refuses to convert integers this long (a denial of service)
+                raise json.JSONDecodeError(
+                    f"a number has more than {sys.get_int_max_str_digits()} digits", "", 0) from None
+        return self._json
+
+
+class _JSONRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(_JSONRequest(request.scope, request.receive))
+
+        return handle
+
+
+router = APIRouter(prefix="/api", tags=["api"], route_class=_JSONRoute)
 
 
 # -- bodies and answers ---------------------------------------------------------------------------
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON's true and false are not numbers, nor is "1"
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Whole = Annotated[int, BeforeValidator(whole_numbers_as_int)]  # 2.0 is an integer in JSON
 
 
 class StepBody(_Body):
-    epochs: int = Field(1, ge=1, le=MAX_EPOCHS_PER_STEP, description="epochs to train")
-    since: int = Field(-1, ge=-1, description="the client's last epoch; history starts after it")
-    grid: int = Field(DEFAULT_GRID, ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")
+    epochs: Whole = Field(1, ge=1, le=MAX_EPOCHS_PER_STEP, description="epochs to train")
+    since: Whole = Field(-1, ge=-1, description="the client's last epoch; history starts after it")
+    grid: Whole = Field(DEFAULT_GRID, ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")
 
 
 class ResetBody(_Body):
-    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="a new seed draws new data and weights")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(whole_numbers_as_int)] | None = Field(None, description="a new seed draws new data and weights")
 
 
 _Value = Field(ge=-MAX_EDIT_VALUE, le=MAX_EDIT_VALUE, allow_inf_nan=False)
 
 
 class WeightBody(_Body):
-    layer: int = Field(ge=0, description="0 = the edges from the inputs")
-    source: int = Field(ge=0, description="node in layer `layer`")
-    target: int = Field(ge=0, description="node in layer `layer + 1`")
+    layer: Whole = Field(ge=0, le=MAX_HIDDEN_LAYERS, description="0 = the edges from the inputs")
+    source: Whole = Field(ge=0, le=MAX_SOURCE, description="node in layer `layer`")
+    target: Whole = Field(ge=0, le=MAX_TARGET, description="node in layer `layer + 1`")
     value: Annotated[float, _Value]
 
 
 class BiasBody(_Body):
-    layer: int = Field(ge=0, description="the bias of a node that layer `layer`'s edges lead into")
-    node: int = Field(ge=0)
+    layer: Whole = Field(ge=0, le=MAX_HIDDEN_LAYERS,
+                       description="the bias of a node that layer `layer`'s edges lead into")
+    node: Whole = Field(ge=0, le=MAX_TARGET)
     value: Annotated[float, _Value]
 
 
@@ -110,24 +171,50 @@ class ConfigChanged(ConfigView):
     data: dict[str, Any] | None = Field(description="the points, only when the data changed")
 
 
+# Validated by validate_config (one validator for the page, the URL and the API); the schema
+# says what it accepts, the rules between fields included.
+ConfigChanges = Annotated[dict[str, Any], WithJsonSchema(config_body_schema())]
 _PARTIAL_CONFIG = Body(
-    description="Any PlaygroundConfig fields (see the PlaygroundConfig schema); missing ones keep "
-    "their default (create) or current value (change).",
+    description="Any PlaygroundConfig fields; missing ones keep their default (create) or current "
+    "value (change).",
     examples=[{"dataset": "xor", "layers": [4, 2], "lr": 0.03}],
 )
-_ERRORS = {422: {"model": Problems, "description": "one message per bad field"}}
+_ERRORS = {422: {"model": Problems, "description": f"one message per bad field (at most {MAX_PROBLEMS})"},
+           413: {"model": NotFound, "description": "the body is too large"}}
 _TOO_MANY = {429: {"model": NotFound, "description": "this address started too many sessions in the last minute"}}
 _SESSION_ERRORS = {404: {"model": NotFound, "description": "unknown, expired or lost session"},
                    429: {"model": NotFound, "description": "the session has a request under way and one waiting"},
                    **_ERRORS}
+_CONFLICTS = {409: {"model": Problems, "description": "well formed, but does not fit the session as it is"}}
 
 
-def _problems(*problems: tuple[str, str]) -> HTTPException:
-    return HTTPException(422, [{"field": f, "message": m} for f, m in problems])
+def _problem_list(errors: Iterable[FieldError]) -> list[dict[str, str]]:
+    """At most MAX_PROBLEMS problems (a last entry counts the rest), and the allowed fields
+    named once, on the first unknown one: the answer stays small whatever the body."""
+    errors = list(errors)
+    listed, named_allowed = [], False
+    for error in errors[:MAX_PROBLEMS]:
+        message, allowed = error.message, dict(error.params).get("allowed")
+        if allowed and not named_allowed:
+            message, named_allowed = f"{message}; allowed: {allowed}", True
+        listed.append({"field": error.field, "message": message})
+    if len(errors) > MAX_PROBLEMS:
+        listed.append({"field": "body", "message": f"and {len(errors) - MAX_PROBLEMS} more problems"})
+    return listed
 
 
-def _config_problems(exc: ConfigError) -> HTTPException:
-    return _problems(*((e.field, e.message) for e in exc.errors))
+def _refusal(errors: Iterable[FieldError], status: int = 422) -> HTTPException:
+    return HTTPException(status, _problem_list(errors))
+
+
+def _valid_alone(changes: dict[str, Any]) -> bool:
+    """Whether ``changes`` make a valid configuration on the defaults: then a refusal comes from
+    the session's current configuration (409), not from the request (422)."""
+    try:
+        validate_config(changes, strict=True)
+    except ConfigError:
+        return False
+    return True
 
 
 def _session(
@@ -161,12 +248,12 @@ def _config_view(session: Session) -> dict[str, Any]:
              summary="Create a session from a (partial) configuration")
 def create_session(
     store: Annotated[SessionStore, Depends(get_store)],
-    changes: Annotated[dict[str, Any] | None, _PARTIAL_CONFIG] = None,
+    changes: Annotated[ConfigChanges | None, _PARTIAL_CONFIG] = None,
 ) -> dict[str, Any]:
     try:
-        config = validate_config(changes or {})
+        config = validate_config(changes or {}, strict=True)
     except ConfigError as exc:
-        raise _config_problems(exc) from None
+        raise _refusal(exc.errors) from None
     session = store.create(config)
     with session.lock:
         session.start()  # an API session holds its trainer from the start
@@ -180,16 +267,18 @@ def read_session(session: SessionDep) -> dict[str, Any]:
         return {"id": session.id, **_config_view(session), **session.run("info")}
 
 
-@router.patch("/sessions/{id}/config", response_model=ConfigChanged, responses=_SESSION_ERRORS,
+@router.patch("/sessions/{id}/config", response_model=ConfigChanged, responses={**_SESSION_ERRORS, **_CONFLICTS},
               summary="Change some settings, rebuilding only what the change needs")
-def change_config(session: SessionDep, changes: Annotated[dict[str, Any], _PARTIAL_CONFIG]) -> dict[str, Any]:
+def change_config(session: SessionDep, changes: Annotated[ConfigChanges, _PARTIAL_CONFIG]) -> dict[str, Any]:
     with session.lock:
         try:
-            rebuilt = session.apply(session.config.with_changes(**changes))
+            config = session.config.with_changes(**changes)
         except ConfigError as exc:
-            raise _config_problems(exc) from None
+            raise _refusal(exc.errors, 409 if _valid_alone(changes) else 422) from None
+        try:
+            rebuilt = session.apply(config)
         except ValueError as exc:
-            raise _problems(("config", str(exc))) from None
+            raise _refusal([engine_field_error(exc)], 409) from None
         return {**_config_view(session), "rebuilt": rebuilt, "frame": session.run("frame"),
                 "data": session.run("data") if rebuilt == "data" else None}
 
@@ -239,22 +328,22 @@ async def frame(
 
 
 def _edit(session: Session, body: _Body, operation: str) -> Frame:
-    """Run the engine's edit; its ValueError names the bad argument first ("source must
-    be ..."), which becomes the field of the 422 answer."""
+    """Run the engine's edit. The body is within every network's bounds; a node or layer that
+    this session's network lacks is a conflict (409) on the field the engine names."""
     with session.lock:
         try:
             return session.run(operation, **body.model_dump())
-        except ValueError as exc:
-            name = str(exc).split(" ", 1)[0]
-            raise _problems((name if name in type(body).model_fields else "body", str(exc))) from None
+        except InvalidValue as exc:
+            field = exc.field if exc.field in type(body).model_fields else "body"
+            raise _refusal([FieldError(field, str(exc))], 409) from None
 
 
-@router.put("/sessions/{id}/weight", responses=_SESSION_ERRORS, summary="Set one weight by hand")
+@router.put("/sessions/{id}/weight", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one weight by hand")
 def set_weight(session: SessionDep, body: WeightBody) -> Frame:
     return _edit(session, body, "set_weight")
 
 
-@router.put("/sessions/{id}/bias", responses=_SESSION_ERRORS, summary="Set one bias by hand")
+@router.put("/sessions/{id}/bias", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one bias by hand")
 def set_bias(session: SessionDep, body: BiasBody) -> Frame:
     return _edit(session, body, "set_bias")
 
@@ -277,22 +366,29 @@ def delete_session(store: Annotated[SessionStore, Depends(get_store)], session: 
 # -- errors ---------------------------------------------------------------------------------------
 
 
-def _validation_problem(error: dict[str, Any], body_model: Any) -> dict[str, str]:
+def _validation_problem(error: dict[str, Any], body_model: Any) -> FieldError:
     """One of FastAPI's validation errors in the API's shape: the field is the last named part
     of its location ("body" for a body that is not JSON or not an object)."""
     names = [str(part) for part in error["loc"] if isinstance(part, str) and part not in ("body", "query", "path")]
     field = names[-1] if names else "body"
-    message = error["msg"]
+    message, params = error["msg"], ()
     if error["type"] == "json_invalid":
         message = f"malformed JSON: {(error.get('ctx') or {}).get('error', message)}"
     elif error["type"] == "extra_forbidden":
-        message = f"unknown field; allowed: {', '.join(getattr(body_model, 'model_fields', ()))}"
-    return {"field": field, "message": message}
+        message, params = "unknown field", (("allowed", ", ".join(getattr(body_model, "model_fields", ()))),)
+    return FieldError(field, message, error["type"], params)
+
+
+def _allowed_methods(app: FastAPI, scope: dict[str, Any]) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods = {method for route in app.router.routes if route.matches(scope)[0] != Match.NONE
+               for method in getattr(route, "methods", None) or ()}
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Give FastAPI's own 422 answers (bad step body, wrong JSON types, malformed JSON) the API's
-    ``{"detail": [{"field", "message"}]}`` shape."""
+    ``{"detail": [{"field", "message"}]}`` shape, and 405 answers the whole ``Allow`` list."""
 
     @app.exception_handler(TrainerGone)
     def trainer_gone(request: Request, exc: TrainerGone) -> JSONResponse:
@@ -315,7 +411,13 @@ def install_error_handlers(app: FastAPI) -> None:
         body_model = body_field.field_info.annotation if body_field else None
         return JSONResponse({"detail": validation_problems(exc.errors(), body_model)}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(app, request.scope)}
+        return await http_exception_handler(request, exc)
+
 
 def validation_problems(errors: Sequence[Any], body_model: Any) -> list[dict[str, str]]:
     """Pydantic's validation errors of a body as the API's problems (also the frame stream's)."""
-    return [_validation_problem(e, body_model) for e in errors]
+    return _problem_list(_validation_problem(e, body_model) for e in errors)

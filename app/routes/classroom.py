@@ -3,9 +3,11 @@
 ``GET /join?<playground query>`` shows, large, the address students open (the laptop's LAN
 address and port) with a QR code drawn here by segno (nothing comes from the internet), for the
 given configuration. The address is, in order of preference: ``?host=`` on the join page, the
-``PUBLIC_URL`` setting, the request's Host header when it is not a loopback name, the machine's
-LAN address (found by "connecting" a UDP socket, which sends nothing) with the Host header's port,
-and finally the Host header as it is.
+``PUBLIC_URL`` setting, the machine's LAN address (found by "connecting" a UDP socket, which sends
+nothing) with the port the server listens on, and only then the request's Host header: any client
+can write any Host header, so it never outranks what the teacher configured or the machine says.
+``?host=`` and the Host header must be a plain host[:port]: an IPv4 address, a bracketed IPv6
+address without a zone, or a DNS name.
 
 ``GET /lesson?query=<playground query>&lesson_hide=lr&lesson_hide_text=1`` answers 303 with the
 lesson link: the same configuration with those controls (and the text) hidden. The lesson panel
@@ -32,7 +34,9 @@ router = APIRouter(include_in_schema=False)
 JOIN_PAGE_KEYS = ("lang", "host")
 PROBE_ADDRESS = ("10.255.255.255", 1)  # private, never contacted: connect() on UDP sends nothing
 QR_SCALE = 10
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# A DNS name: dot-separated labels of letters, digits and inner hyphens, the last not all digits.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)*(?!\d+$){_LABEL}$")
 
 
 # -- addresses ------------------------------------------------------------------------------------
@@ -78,13 +82,16 @@ def _split_host(value: str, default_scheme: str) -> tuple[str, str, int | None] 
     except ValueError:
         return None
     host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or parts.path not in ("", "/") or parts.query or parts.username:
+    if (parts.scheme not in ("http", "https") or parts.path not in ("", "/") or parts.query or parts.fragment
+            or parts.username is not None or parts.password is not None):
         return None
+    bracketed = parts.netloc.rpartition("@")[2].startswith("[")
     try:
-        ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
-        if not _HOSTNAME.match(host):
-            return None
+        return (parts.scheme, host, port) if _HOSTNAME.match(host) and not bracketed else None
+    if bracketed != (address.version == 6) or "%" in host:  # "%": an IPv6 zone, local to one machine
+        return None
     return parts.scheme, host, port
 
 
@@ -96,8 +103,8 @@ def _base(scheme: str, host: str, port: int | None) -> str:
 
 
 def public_base(request: Request, override: str | None) -> tuple[str, str]:
-    """The base address students open, and where it came from: 'override', 'setting', 'host',
-    'lan' or 'fallback'. A bad ``override`` is ignored (the caller reports it)."""
+    """The base address students open, and where it came from: 'override', 'setting', 'lan',
+    'host' or 'fallback'. A bad ``override`` is ignored (the caller reports it)."""
     scheme = request.url.scheme if request.url.scheme in ("http", "https") else "http"
     if override:
         parts = _split_host(override, scheme)
@@ -106,15 +113,13 @@ def public_base(request: Request, override: str | None) -> tuple[str, str]:
     configured = request.app.state.settings.public_url
     if configured:
         return configured.rstrip("/"), "setting"
-    header = _split_host(request.headers.get("host", ""), scheme)
-    port = header[2] if header else request.app.state.settings.port
-    if header and not _is_loopback(header[1]):
-        return _base(*header), "host"
+    port = request.app.state.settings.port
     lan = lan_address()
     if lan:
         return _base(scheme, lan, port), "lan"
+    header = _split_host(request.headers.get("host", ""), scheme)
     if header:
-        return _base(*header), "fallback"
+        return _base(*header), "host"
     return _base(scheme, "127.0.0.1", port), "fallback"
 
 

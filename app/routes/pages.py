@@ -31,6 +31,7 @@ from app.config import (
     ConfigError,
     FieldError,
     PlaygroundConfig,
+    engine_field_error,
     page_url,
     parse_form_values,
     parse_query,
@@ -121,7 +122,7 @@ def _apply(session: Session, values: dict[str, Any]) -> list[FieldError]:
     except ConfigError as exc:
         return exc.errors
     except ValueError as exc:
-        return [FieldError("config", str(exc))]
+        return [engine_field_error(exc)]
     return []
 
 

@@ -31,8 +31,8 @@ def state(client: TestClient, session: str) -> tuple[dict[str, Any], int, list]:
     return info["config"], info["epoch"], weights
 
 
-def fields(answer) -> list[str]:
-    assert answer.status_code == 422, answer.text
+def fields(answer, status: int = 422) -> list[str]:
+    assert answer.status_code == status, answer.text
     problems = answer.json()["detail"]
     assert all(set(p) == {"field", "message"} and p["message"] for p in problems)
     return [p["field"] for p in problems]
@@ -253,14 +253,10 @@ BAD_REQUESTS = [
     ("POST", "/reset", {"seed": MAX_SEED + 1}, ["seed"]),
     ("GET", "/frame?grid=5", None, ["grid"]),
     ("GET", "/frame?since=x", None, ["since"]),
-    ("PUT", "/weight", {"layer": 3, "source": 0, "target": 0, "value": 1}, ["layer"]),
-    ("PUT", "/weight", {"layer": 0, "source": 2, "target": 0, "value": 1}, ["source"]),
-    ("PUT", "/weight", {"layer": 0, "source": 0, "target": 4, "value": 1}, ["target"]),
     ("PUT", "/weight", {"layer": 0, "source": 0, "target": 0, "value": 1e7}, ["value"]),
     ("PUT", "/weight", '{"layer": 0, "source": 0, "target": 0, "value": NaN}', ["value"]),
     ("PUT", "/weight", {"layer": 0, "source": 0, "value": 1}, ["target"]),
     ("PUT", "/weight", None, ["body"]),
-    ("PUT", "/bias", {"layer": 2, "node": 1, "value": 1}, ["node"]),
     ("PUT", "/bias", {"layer": -1, "node": 0, "value": 1}, ["layer"]),
     ("PUT", "/bias", {"layer": 0, "node": 0, "value": "big"}, ["value"]),
 ]
@@ -273,6 +269,26 @@ def test_bad_request_leaves_the_session_unchanged(client: TestClient, method: st
     client.post(f"/api/sessions/{session}/step", json={"epochs": 2})
     before = state(client, session)
     assert fields(_send(client, method, f"/api/sessions/{session}{path}", body)) == expected
+    assert state(client, session) == before
+
+
+# Well formed, and within every network's bounds, but not in this session's network (inputs x1,
+# x2; hidden 4, 2; one output): a conflict with the session as it is.
+CONFLICTS = [
+    ("PUT", "/weight", {"layer": 3, "source": 0, "target": 0, "value": 1}, ["layer"]),
+    ("PUT", "/weight", {"layer": 0, "source": 2, "target": 0, "value": 1}, ["source"]),
+    ("PUT", "/weight", {"layer": 0, "source": 0, "target": 4, "value": 1}, ["target"]),
+    ("PUT", "/bias", {"layer": 2, "node": 1, "value": 1}, ["node"]),
+    ("PATCH", "/config", {"loss": "cross_entropy"}, ["loss"]),  # the session's dataset is a regression
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "expected"), CONFLICTS)
+def test_a_request_that_does_not_fit_the_session_is_a_conflict(client: TestClient, method: str, path: str,
+                                                                body: Any, expected: list[str]) -> None:
+    session = create(client, dataset="plane" if path == "/config" else "circle")["id"]
+    before = state(client, session)
+    assert fields(_send(client, method, f"/api/sessions/{session}{path}", body), 409) == expected
     assert state(client, session) == before
 
 

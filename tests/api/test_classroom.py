@@ -249,16 +249,16 @@ def test_join_address_sources(monkeypatch: pytest.MonkeyPatch) -> None:
         assert 'id="join-address">http://class.local:9000<' in configured.get("/join").text
         # ?host= wins over the setting
         assert 'id="join-address">http://192.168.0.9:8000<' in configured.get("/join?host=192.168.0.9:8000").text
-    with TestClient(create_app(Settings())) as client:
-        # a Host header that is not loopback is the address that already worked for this browser
-        html = client.get("/join", headers={"host": "192.168.1.33:8001"}).text
-        assert 'id="join-address">http://192.168.1.33:8001<' in html
-        # loopback: the machine's LAN address with the Host header's port
+    with TestClient(create_app(Settings(port=8001))) as client:
+        # the machine's LAN address with the port the server listens on, whatever the Host header says
         monkeypatch.setattr(classroom, "lan_address", lambda: "172.16.4.2")
-        assert 'id="join-address">http://172.16.4.2:8001<' in client.get("/join", headers={"host": "localhost:8001"}).text
-        # no LAN address at all: the Host header as it is
+        for host in ("localhost:8001", "192.168.1.33:8001", "evil.example"):
+            assert 'id="join-address">http://172.16.4.2:8001<' in client.get("/join", headers={"host": host}).text
+        # no LAN address at all: the Host header as it is, if it is a plain host[:port]
         monkeypatch.setattr(classroom, "lan_address", lambda: None)
         assert 'id="join-address">http://127.0.0.1:8005<' in client.get("/join", headers={"host": "127.0.0.1:8005"}).text
+        forged = client.get("/join", headers={"host": '[fe80::1%"><b>]'}).text
+        assert 'id="join-address">http://127.0.0.1:8001<' in forged
 
 
 def test_join_page_reports_a_bad_host_and_bad_values(client: TestClient) -> None:

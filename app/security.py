@@ -1,0 +1,111 @@
+"""What every request and answer passes through: a bound on the body, and the security headers.
+
+Both are plain ASGI middleware, so they see every route, static files and errors included.
+``BodyLimit`` counts the body's bytes as they arrive, so a client cannot get round it by leaving
+out ``Content-Length`` (chunked uploads); a body over ``MAX_BODY_BYTES`` answers 413 before the
+app parses any of it. ``SecurityHeaders`` adds the headers docs/security.md lists: a
+Content-Security-Policy that allows scripts, styles, images and connections from this origin only
+(Plotly injects ``<style>`` elements and the templates set sizes in ``style`` attributes, hence
+``'unsafe-inline'`` for styles, never for scripts), and no framing by other sites.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# The largest request body the server reads: a whole configuration or form is under 4 KB.
+MAX_BODY_BYTES = 64 * 1024
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",  # Plotly draws heatmaps as data: images
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, f"request body too large: at most {MAX_BODY_BYTES} bytes")
+
+
+class BodyLimit:
+    """Answer 413 to a body over ``MAX_BODY_BYTES``, announced or not."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        announced = dict(scope["headers"]).get(b"content-length", b"0")
+        if announced.isdigit() and int(announced) > MAX_BODY_BYTES:
+            return await _too_large(scope, receive, send)
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise BodyTooLarge()  # FastAPI passes HTTPExceptions from reading the body on
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started |= message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except BodyTooLarge:  # read where no handler turned it into an answer
+            if started:
+                raise
+            await _too_large(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    error = BodyTooLarge()
+    await JSONResponse({"detail": error.detail}, status_code=error.status_code,
+                       headers={"Connection": "close"})(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Add ``SECURITY_HEADERS`` to every HTTP answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
