@@ -108,10 +108,10 @@
       let next = nextFrame(lastFrame.epoch);
       while (next !== null) {
         const frame = await next;
-        if (id !== run_id) return; // a reset or a new playground came first
         next = playing ? nextFrame(frame.epoch) : null; // travels while this one is drawn
+        await painted(); // drawn as a screen refresh begins: one draw per refresh, none unseen
+        if (id !== run_id) return; // a reset or a new playground came first
         draw(frame);
-        await painted(); // one frame per screen refresh at most
       }
     });
   }
@@ -133,18 +133,28 @@
 
   // ---- drawing a frame ---------------------------------------------------------------------
 
+  const formats = new Map(); // Intl.NumberFormat is slow to make and quick to use: one per style
+
+  function formatter(style) {
+    const key = `${state.lang} ${style}`;
+    if (!formats.has(key)) {
+      const options = style === "scientific" ? { notation: "scientific", maximumFractionDigits: 2 }
+        : { minimumFractionDigits: style, maximumFractionDigits: style };
+      formats.set(key, new Intl.NumberFormat(state.lang, options));
+    }
+    return formats.get(key);
+  }
+
   function format(value, digits = 3) {
     // Compact and of bounded width: a diverging loss reads 5.92E225, not 226 digits.
     if (value === null || value === undefined) return "–";
     const size = Math.abs(value);
     const scientific = size !== 0 && (size >= 1e5 || size < 10 ** -digits);
-    return Number(value).toLocaleString(state.lang, scientific
-      ? { notation: "scientific", maximumFractionDigits: 2 }
-      : { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    return formatter(scientific ? "scientific" : digits).format(value);
   }
 
   function drawMetrics(frame) {
-    $("epoch").textContent = frame.epoch.toLocaleString(state.lang);
+    $("epoch").textContent = formatter(0).format(frame.epoch);
     $("train-loss").textContent = format(frame.metrics.train_loss);
     $("test-loss").textContent = format(frame.metrics.test_loss);
     const metric = frame.metrics.test_metric;
@@ -187,9 +197,14 @@
     let largest = 1;
     for (const e of edges) largest = Math.max(largest, Math.abs(weights[e.layer][e.source][e.target]));
     for (const e of edges) {
+      // Restyled only when the colour or the width (in steps of 0.1) changes: each restyle
+      // repaints the diagram, and from one frame to the next most weights barely move.
       const w = weights[e.layer][e.source][e.target];
+      const look = (w >= 0 ? 1 : -1) * (5 + Math.round(60 * Math.min(1, Math.abs(w) / largest)));
+      if (look === e.look) continue;
+      e.look = look;
       e.path.style.stroke = w >= 0 ? state.colours.positive : state.colours.negative;
-      e.path.style.strokeWidth = `${0.5 + 6 * Math.min(1, Math.abs(w) / largest)}`;
+      e.path.style.strokeWidth = `${Math.abs(look) / 10}`;
     }
   }
 
