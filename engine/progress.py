@@ -11,9 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-OSCILLATION_WINDOW = 20  # epochs looked at
+OSCILLATION_WINDOW = 30  # epochs looked at
 OSCILLATION_SWING = 0.2  # mean change from one epoch to the next, as a share of the mean loss
-STUCK_SHARE = 0.7  # the window's mean loss is at least this share of the window's before it
+STUCK_SHARE = 0.6  # the window's mean loss is at least this share of the window's before it
 UNLEARNED_SHARE = 0.5  # the loss is still at least this share of where it started
 
 
