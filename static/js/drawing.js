@@ -205,13 +205,14 @@
       g.beginPath();
       g.rect(PAD.left, PAD.top - 2, plotW, plotH + 4);
       g.clip();
-      for (const [series, colour] of [[this.test, colours.test], [this.train, colours.train]]) {
-        this.line(g, series, x, y, plotW, colour, s.log);
+      // At epoch 0 each curve is one dot: the training dot smaller, so that both show.
+      for (const [series, colour, dot] of [[this.test, colours.test, 4], [this.train, colours.train, 2.5]]) {
+        this.line(g, series, x, y, plotW, colour, s.log, dot);
       }
       g.restore();
     }
 
-    line(g, series, x, y, plotW, colour, log) {
+    line(g, series, x, y, plotW, colour, log, dot) {
       // More epochs than pixels: each pixel column draws the range of its epochs.
       g.strokeStyle = colour;
       g.fillStyle = colour;
@@ -219,7 +220,7 @@
       const valid = (v) => v !== null && Number.isFinite(v) && (log ? v > 0 : v >= 0);
       if (series.length === 1 && valid(series[0])) {
         g.beginPath();
-        g.arc(x(0), y(series[0]), 3, 0, 2 * Math.PI);
+        g.arc(x(0), y(series[0]), dot, 0, 2 * Math.PI);
         g.fill();
         return;
       }
