@@ -92,7 +92,8 @@
   class LossChart {
     constructor(canvas, options) {
       this.canvas = canvas;
-      this.options = options; // {colours: {train, test}, labels: {epoch, loss, lossLog, train, test}, format}
+      // {colours: {train, test}, labels: {epoch, loss, lossLog, train, test}, tick: y label, whole: epoch}
+      this.options = options;
       this.train = [];
       this.test = [];
       this.width = canvas.clientWidth;
@@ -148,7 +149,7 @@
       const g = canvas.getContext("2d");
       g.setTransform(ratio, 0, 0, ratio, 0, 0);
       g.clearRect(0, 0, width, height);
-      const { colours, labels, format } = this.options;
+      const { colours, labels, tick, whole } = this.options;
       const plotW = width - PAD.left - PAD.right;
       const plotH = height - PAD.top - PAD.bottom;
       const last = Math.max(10, this.train.length - 1);
@@ -173,7 +174,7 @@
         g.moveTo(PAD.left, at);
         g.lineTo(PAD.left + plotW, at);
         g.stroke();
-        g.fillText(format(v), PAD.left - 4, at);
+        g.fillText(tick(v), PAD.left - 4, at);
       }
       g.textAlign = "center";
       g.textBaseline = "top";
@@ -181,7 +182,7 @@
       g.textAlign = "left";
       g.fillText("0", PAD.left, PAD.top + plotH + 3);
       g.textAlign = "right";
-      g.fillText(format(last, 0), PAD.left + plotW, PAD.top + plotH + 3);
+      g.fillText(whole(last), PAD.left + plotW, PAD.top + plotH + 3);
       g.save();
       g.translate(10, PAD.top + plotH / 2);
       g.rotate(-Math.PI / 2);

@@ -139,18 +139,29 @@
     const key = `${state.lang} ${style}`;
     if (!formats.has(key)) {
       const options = style === "scientific" ? { notation: "scientific", maximumFractionDigits: 2 }
-        : { minimumFractionDigits: style, maximumFractionDigits: style };
+        : style === "tick" ? { maximumSignificantDigits: 2 }
+          : { minimumFractionDigits: style, maximumFractionDigits: style };
       formats.set(key, new Intl.NumberFormat(state.lang, options));
     }
     return formats.get(key);
   }
 
-  function format(value, digits = 3) {
-    // Compact and of bounded width: a diverging loss reads 5.92E225, not 226 digits.
-    if (value === null || value === undefined) return "–";
+  function compact(value, style, smallest, largest) {
+    // Scientific notation outside [smallest, largest): 5.92E225, never 226 digits.
     const size = Math.abs(value);
-    const scientific = size !== 0 && (size >= 1e5 || size < 10 ** -digits);
-    return formatter(scientific ? "scientific" : digits).format(value);
+    const scientific = size !== 0 && (size >= largest || size < smallest);
+    return formatter(scientific ? "scientific" : style).format(value);
+  }
+
+  function format(value, digits = 3) {
+    // A readout: a fixed number of decimals while that reads well, of bounded width always.
+    if (value === null || value === undefined) return "–";
+    return compact(value, digits, 10 ** -digits, 1e5);
+  }
+
+  function tick(value) {
+    // An axis label, a few characters wide: 0.38, 12, 1.23E3.
+    return compact(value, "tick", 0.01, 1000);
   }
 
   function drawMetrics(frame) {
@@ -410,7 +421,8 @@
     lossChart = new LossChart($("loss-chart"), {
       colours: { test: state.colours.negative, train: "#333" },
       labels: { epoch: message("epoch"), loss: message("loss"), lossLog: message("loss_log"), train: message("train"), test: message("test") },
-      format: (v, digits) => format(v, digits === undefined ? (Math.abs(v) >= 10 ? 0 : 2) : digits),
+      tick,
+      whole: (v) => formatter(0).format(v),
     });
     edges = [...document.querySelectorAll("svg.edges path")].map((path) => ({
       path, layer: Number(path.dataset.layer), source: Number(path.dataset.source), target: Number(path.dataset.target),
