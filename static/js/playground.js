@@ -12,6 +12,7 @@
   let playing = false;
   let run_id = 0; // a new playground or a reset abandons the frames asked for before it
   let stream = null; // the frame stream (stream.js) while it works; else the JSON step
+  let streamFailed = false; // the stream failed where the JSON step worked: JSON from then on
   let colours = null; // colour tables of this playground (drawing.js palettes)
   let lossChart = null;
   let edges = []; // the diagram's weight paths with their indices, found once per playground
@@ -63,19 +64,21 @@
   }
 
   async function nextFrame(since) {
-    // The stream when the server offers one and it works; the JSON step otherwise.
+    // The stream when the page has one and it works; the JSON step otherwise.
     const request = { epochs: EPOCHS_PER_FRAME, since, grid: lastFrame.output.grid };
-    if (stream === null && window.FrameStream && !nextFrame.streamFailed) stream = new window.FrameStream(state.sid);
-    if (stream !== null) {
-      try {
-        return decoded(await stream.step(request));
-      } catch (error) {
-        if (error instanceof window.FrameStream.Expired) throw new Expired();
-        closeStream();
-        nextFrame.streamFailed = true; // e.g. a proxy without WebSockets: JSON from now on
-      }
+    if (stream === null && window.FrameStream && !streamFailed) stream = new window.FrameStream(state.sid);
+    if (stream === null) return decoded(await api("POST", "/step", request));
+    try {
+      return decoded(await stream.step(request));
+    } catch (error) {
+      if (error instanceof window.FrameStream.Expired) throw new Expired();
+      // The same request as JSON: if that works, the stream was at fault (a proxy without
+      // WebSockets, say); if not, the server's answer is the error to show.
+      const frame = decoded(await api("POST", "/step", request));
+      streamFailed = true;
+      closeStream();
+      return frame;
     }
-    return decoded(await api("POST", "/step", request));
   }
 
   function closeStream() {
