@@ -158,8 +158,12 @@ EN: dict[str, str] = {
     "js.copy_failed": "Select the link and copy it with Ctrl+C",
     "js.expired": "The server had forgotten this playground (it was idle or the server restarted), so it started again from the link.",
     "js.server_error": "The server did not answer; training paused. Press ▶ to try again.",
-    "js.diverged": "Training diverged at epoch {epoch}: the loss became infinite. Pick a smaller learning rate to go on from the last good weights, or press reset.",
+    "js.diverged": "Training diverged at epoch {epoch}: the loss exploded. The weights of the epoch before were kept: pick a smaller learning rate to go on from them, or press reset.",
     "js.zero_gradients": "The step activation is flat almost everywhere, so its derivative is zero and gradient descent gets no signal. Pick another activation, or the perceptron rule with no hidden layers.",
+    # -- live view (issue 7): the loop's messages and the loss chart ----------------------------
+    "js.oscillating": "The loss jumps up and down instead of falling: the learning rate is too high for the steps to settle. Pick a smaller one (training goes on from these weights).",
+    "js.loss_log": "Loss (log scale)",
+    "js.node_map": "Showing {node}",
     # errors: {params} come from the validator
     "error.literal_error": "must be one of {expected}",
     "error.less_than_equal": "must be at most {le}",

@@ -154,8 +154,12 @@ ES: dict[str, str] = {
     "js.copy_failed": "Selecciona el enlace y cópialo con Ctrl+C",
     "js.expired": "El servidor había olvidado esta configuración (estuvo inactiva o el servidor se reinició), así que empezó de nuevo desde el enlace.",
     "js.server_error": "El servidor no respondió; el entrenamiento está en pausa. Pulsa ▶ para intentarlo otra vez.",
-    "js.diverged": "El entrenamiento divergió en la época {epoch}: el coste se hizo infinito. Elige una tasa de aprendizaje más pequeña para seguir desde los últimos pesos buenos, o pulsa reiniciar.",
+    "js.diverged": "El entrenamiento divergió en la época {epoch}: el coste se disparó. Se guardaron los pesos de la época anterior: elige una tasa de aprendizaje más pequeña para seguir desde ellos, o pulsa reiniciar.",
     "js.zero_gradients": "La función escalón es plana casi en todas partes: su derivada es cero y el descenso de gradiente no recibe señal. Elige otra activación, o la regla del perceptrón sin capas ocultas.",
+    # -- live view (issue 7): the loop's messages and the loss chart ----------------------------
+    "js.oscillating": "El coste sube y baja en lugar de bajar: la tasa de aprendizaje es demasiado alta para que los pasos se asienten. Elige una más pequeña (el entrenamiento sigue desde estos pesos).",
+    "js.loss_log": "Coste (escala logarítmica)",
+    "js.node_map": "Se muestra: {node}",
     "error.literal_error": "debe ser uno de {expected}",
     "error.less_than_equal": "debe ser como mucho {le}",
     "error.greater_than_equal": "debe ser al menos {ge}",

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from app.config import DEFAULT_GRID
+from engine.progress import oscillating
 from engine.trainer import Trainer
 
 
@@ -84,11 +85,13 @@ def metrics(trainer: Trainer) -> dict[str, Any]:
 
 
 def flags(trainer: Trainer) -> dict[str, Any]:
-    """What the page must warn about: training diverged, or no gradient can flow."""
+    """What the page must warn about: training diverged, no gradient can flow, or the loss
+    thrashes up and down without improving (a learning rate too high to settle)."""
     d = trainer.divergence
     return {
         "diverged": None if d is None else {"epoch": d.epoch, "reason": d.reason},
         "zero_gradients": trainer.zero_gradient_reason,
+        "oscillating": oscillating(trainer.history.train_loss),
     }
 
 

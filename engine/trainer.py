@@ -44,6 +44,9 @@ Array = np.ndarray
 HALF_SIDE = 6.0
 MAX_GRID = 100
 MAX_EDIT_VALUE = 1e6  # the largest weight or bias a student may type
+# A growing training loss past this many times its start (or past this, if it started below 1)
+# counts as diverged: stopped there, the kept weights are still ones training can go on from.
+DIVERGENCE_FACTOR = 100.0
 _DATA_STREAM, _INIT_STREAM, _TRAIN_STREAM = 0, 1, 2
 STATE_VERSION = 1
 OUTPUT_BY_PROBLEM = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
@@ -401,7 +404,7 @@ class Trainer:
                 step(net.params, net.grads, lr)
                 self.iteration += 1
         values = self.evaluate()
-        if not (np.isfinite(values).all() and np.isfinite(net.params).all()):
+        if self._diverged(values):
             net.params[:] = saved[0]
             self.optimizer = saved[1]
             self.rng.bit_generator.state = saved[2]
@@ -409,12 +412,21 @@ class Trainer:
             net.grads[:] = 0.0  # the last gradients were not finite; they are not the kept state's
             self.divergence = Divergence(
                 self.epoch + 1,
-                f"the loss or a weight became infinite or NaN at epoch {self.epoch + 1} "
+                f"the loss exploded or a weight became infinite or NaN at epoch {self.epoch + 1} "
                 f"(learning rate {lr:g}); the weights of epoch {self.epoch} were kept",
             )
             return
         self.epoch += 1
         self.history.append(values)
+
+    def _diverged(self, values: tuple[float, float, float, float]) -> bool:
+        """Non-finite numbers, or a training loss that grew past DIVERGENCE_FACTOR times its
+        start: caught early, the weights kept are not already astronomically large (a loss of
+        1e225 that a smaller learning rate would never bring down)."""
+        if not (np.isfinite(values).all() and np.isfinite(self.network.params).all()):
+            return True
+        loss, previous = values[0], self.history.train_loss[-1]
+        return loss > previous and loss > DIVERGENCE_FACTOR * max(1.0, self.history.train_loss[0])
 
     def batch_loss(self, x: Array, y: Array) -> float:
         """The data loss (no penalty) of the current weights on one batch."""

@@ -60,7 +60,8 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 PAGE_KEYS = ("lang",)  # query keys that belong to the page, not to the configuration
 ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
 JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "neuron", "output",
-               "invalid_number", "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients")
+               "invalid_number", "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients",
+               "oscillating", "loss_log", "node_map")
 
 
 @router.get("/", response_class=HTMLResponse)

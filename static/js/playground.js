@@ -1,14 +1,22 @@
-// The animation loop and the drawing: everything else (controls, layout, text) is HTML from the
-// server. While playing, the next frame is requested only after the last one is drawn, so a slow
-// server slows the animation down instead of piling requests up.
+// The animation loop: everything else (controls, layout, text) is HTML from the server, and the
+// drawing is drawing.js. While playing, the next frame is asked for as soon as the current one
+// arrives, so it travels while this one is drawn; at most one frame is in flight beyond the one
+// drawn, so a slow server slows the animation down instead of piling requests up.
 (() => {
   "use strict";
 
   const EPOCHS_PER_FRAME = 2;
+  const OUTPUT_MARGIN = { l: 30, r: 8, t: 8, b: 30 }; // the output chart's plot area, in pixels
+  const { palettes, paint, LossChart } = window.PlaygroundDrawing;
   let state = null; // the page's state: session id, first frame, data points, messages
   let playing = false;
-  let busy = false;
-  let curve = { epochs: [], train: [], test: [] };
+  let run_id = 0; // a new playground or a reset abandons the frames asked for before it
+  let stream = null; // the frame stream (stream.js) while it works; else the JSON step
+  let streamFailed = false; // the stream failed where the JSON step worked: JSON from then on
+  let colours = null; // colour tables of this playground (drawing.js palettes)
+  let lossChart = null;
+  let edges = []; // the diagram's weight paths with their indices, found once per playground
+  let preview = null; // the node whose map the output panel shows instead of the output
   let weights = [];
   let biases = [];
   let lastFrame = null;
@@ -41,6 +49,43 @@
     return payload;
   }
 
+  function bytes(map) {
+    // A JSON frame's heatmap is a Plotly typed array (base64); a streamed one is already bytes.
+    return map instanceof Uint8Array ? map : Uint8Array.from(atob(map.bdata), (c) => c.charCodeAt(0));
+  }
+
+  function decoded(frame) {
+    // Every heatmap of a frame as a Uint8Array, whichever way the frame came.
+    const out = frame.output;
+    out.z = bytes(out.z);
+    if (out.confidence) out.confidence = bytes(out.confidence);
+    frame.nodes.layers = frame.nodes.layers.map((layer) => layer.map(bytes));
+    return frame;
+  }
+
+  async function nextFrame(since) {
+    // The stream when the page has one and it works; the JSON step otherwise.
+    const request = { epochs: EPOCHS_PER_FRAME, since, grid: lastFrame.output.grid };
+    if (stream === null && window.FrameStream && !streamFailed) stream = new window.FrameStream(state.sid);
+    if (stream === null) return decoded(await api("POST", "/step", request));
+    try {
+      return decoded(await stream.step(request));
+    } catch (error) {
+      if (error instanceof window.FrameStream.Expired) throw new Expired();
+      // The same request as JSON: if that works, the stream was at fault (a proxy without
+      // WebSockets, say); if not, the server's answer is the error to show.
+      const frame = decoded(await api("POST", "/step", request));
+      streamFailed = true;
+      closeStream();
+      return frame;
+    }
+  }
+
+  function closeStream() {
+    if (stream !== null) stream.close();
+    stream = null;
+  }
+
   function recover() {
     // The session is gone (idle timeout or a server restart): rebuild it from the URL.
     setPlaying(false);
@@ -58,101 +103,72 @@
     }
   }
 
+  const painted = () => new Promise((done) => window.requestAnimationFrame(done));
+
   async function loop() {
-    if (!playing || busy) return;
-    busy = true;
+    const id = ++run_id;
     await run(async () => {
-      const since = curve.epochs.length ? curve.epochs[curve.epochs.length - 1] : -1;
-      draw(await api("POST", "/step", { epochs: EPOCHS_PER_FRAME, since }));
+      let next = nextFrame(lastFrame.epoch);
+      while (next !== null) {
+        const frame = await next;
+        next = playing ? nextFrame(frame.epoch) : null; // travels while this one is drawn
+        await painted(); // drawn as a screen refresh begins: one draw per refresh, none unseen
+        if (id !== run_id) return; // a reset or a new playground came first
+        draw(frame);
+      }
     });
-    busy = false;
-    if (playing) window.requestAnimationFrame(loop);
   }
 
   function setPlaying(on) {
+    const begin = on && !playing;
     playing = on;
+    showPlaying();
+    if (begin) loop();
+  }
+
+  function showPlaying() {
     const button = $("play");
     if (button) {
-      button.setAttribute("aria-pressed", on ? "true" : "false");
-      button.title = on ? button.dataset.pause : button.dataset.play;
+      button.setAttribute("aria-pressed", playing ? "true" : "false");
+      button.title = playing ? button.dataset.pause : button.dataset.play;
     }
-    if (on) loop();
-  }
-
-  // ---- colours and typed arrays ------------------------------------------------------------
-
-  function hexToRgb(hex) {
-    const n = parseInt(hex.slice(1), 16);
-    return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-  }
-
-  const PALE = [247, 247, 247];
-
-  function mix(a, b, t) {
-    return [0, 1, 2].map((i) => Math.round(a[i] + (b[i] - a[i]) * t));
-  }
-
-  function diverging(byte) {
-    // 0 -> negative colour, 128 -> pale, 255 -> positive colour (TensorFlow Playground's scheme)
-    const t = byte / 127.5 - 1;
-    const negative = hexToRgb(state.colours.negative);
-    const positive = hexToRgb(state.colours.positive);
-    return t < 0 ? mix(PALE, negative, -t) : mix(PALE, positive, t);
-  }
-
-  function bytes(typed) {
-    const text = atob(typed.bdata);
-    const out = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i += 1) out[i] = text.charCodeAt(i);
-    return out;
-  }
-
-  function paint(canvas, size, colourAt) {
-    // Row 0 of the data is the bottom of the square (x2 = -6); row 0 of a canvas is its top.
-    if (!canvas) return;
-    if (canvas.width !== size) {
-      canvas.width = size;
-      canvas.height = size;
-    }
-    const context = canvas.getContext("2d");
-    const image = context.createImageData(size, size);
-    for (let row = 0; row < size; row += 1) {
-      for (let col = 0; col < size; col += 1) {
-        const [r, g, b] = colourAt(row * size + col);
-        const at = ((size - 1 - row) * size + col) * 4;
-        image.data[at] = r;
-        image.data[at + 1] = g;
-        image.data[at + 2] = b;
-        image.data[at + 3] = 255;
-      }
-    }
-    context.putImageData(image, 0, 0);
-  }
-
-  function paintOutputs(out) {
-    // One output node (two classes, regression) or one per class, showing where that class wins.
-    const z = bytes(out.z);
-    const layer = document.querySelectorAll(".node.output canvas");
-    if (out.problem !== "multiclass") {
-      paint(layer[0], out.grid, (at) => diverging(z[at]));
-      return;
-    }
-    const confidence = bytes(out.confidence);
-    layer.forEach((canvas, c) => {
-      const colour = hexToRgb(state.colours.classes[c]);
-      paint(canvas, out.grid, (at) => (z[at] === c ? mix(PALE, colour, confidence[at] / 255) : PALE));
-    });
   }
 
   // ---- drawing a frame ---------------------------------------------------------------------
 
+  const formats = new Map(); // Intl.NumberFormat is slow to make and quick to use: one per style
+
+  function formatter(style) {
+    const key = `${state.lang} ${style}`;
+    if (!formats.has(key)) {
+      const options = style === "scientific" ? { notation: "scientific", maximumFractionDigits: 2 }
+        : style === "tick" ? { maximumSignificantDigits: 2 }
+          : { minimumFractionDigits: style, maximumFractionDigits: style };
+      formats.set(key, new Intl.NumberFormat(state.lang, options));
+    }
+    return formats.get(key);
+  }
+
+  function compact(value, style, smallest, largest) {
+    // Scientific notation outside [smallest, largest): 5.92E225, never 226 digits.
+    const size = Math.abs(value);
+    const scientific = size !== 0 && (size >= largest || size < smallest);
+    return formatter(scientific ? "scientific" : style).format(value);
+  }
+
   function format(value, digits = 3) {
+    // A readout: a fixed number of decimals while that reads well, of bounded width always.
     if (value === null || value === undefined) return "–";
-    return Number(value).toLocaleString(state.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    return compact(value, digits, 10 ** -digits, 1e5);
+  }
+
+  function tick(value) {
+    // An axis label, a few characters wide: 0.38, 12, 1.23E3.
+    return compact(value, "tick", 0.01, 1000);
   }
 
   function drawMetrics(frame) {
-    $("epoch").textContent = frame.epoch.toLocaleString(state.lang);
+    $("epoch").textContent = formatter(0).format(frame.epoch);
     $("train-loss").textContent = format(frame.metrics.train_loss);
     $("test-loss").textContent = format(frame.metrics.test_loss);
     const metric = frame.metrics.test_metric;
@@ -160,66 +176,87 @@
     $("metric").textContent = percent ? `${format(metric * 100, 1)} %` : format(metric);
   }
 
-  function drawCurve(frame) {
-    const h = frame.history;
-    const keep = curve.epochs.findIndex((epoch) => epoch >= h.start);
-    if (keep >= 0) {
-      for (const key of ["epochs", "train", "test"]) curve[key].length = keep;
+  function drawOutputMap(frame) {
+    // The output over the input square, or the map of the node under the mouse.
+    const canvas = $("output-map");
+    if (preview) {
+      const layer = frame.nodes.layers[preview.layer];
+      if (layer) return paint(canvas, frame.nodes.grid, colours.nodes, layer[preview.index]);
+      const out = frame.output;
+      if (out.problem !== "multiclass") return paint(canvas, out.grid, colours.nodes, out.z);
     }
-    h.train_loss.forEach((value, i) => {
-      curve.epochs.push(h.start + i);
-      curve.train.push(value);
-      curve.test.push(h.test_loss[i]);
-    });
-    // Plotly redraws only for new arrays, so each frame hands it copies.
-    Plotly.react("loss-chart", [
-      { x: curve.epochs.slice(), y: curve.test.slice(), name: message("test"), mode: "lines", line: { color: state.colours.negative, width: 2 } },
-      { x: curve.epochs.slice(), y: curve.train.slice(), name: message("train"), mode: "lines", line: { color: "#333", width: 2 } },
-    ], {
-      margin: { l: 40, r: 8, t: 8, b: 30 }, height: 130,
-      xaxis: { title: { text: message("epoch") }, zeroline: false, range: [0, Math.max(10, curve.epochs[curve.epochs.length - 1] || 0)] },
-      yaxis: { title: { text: message("loss") }, rangemode: "tozero" },
-      legend: { orientation: "h", y: 1.15, x: 0 }, hovermode: "x unified",
-    }, { displayModeBar: false, responsive: true });
+    const out = frame.output;
+    paint(canvas, out.grid, colours.output, out.z, out.problem === "multiclass" ? out.confidence : undefined);
   }
 
-  function outputHeatmap(frame) {
-    const out = frame.output;
-    const size = out.grid;
-    const z = bytes(out.z);
-    const coords = Array.from({ length: size }, (_, i) => -6 + (12 * i) / (size - 1));
-    const rows = [];
-    if (out.problem === "multiclass") {
-      const confidence = bytes(out.confidence);
-      for (let r = 0; r < size; r += 1) {
-        rows.push(Array.from({ length: size }, (_, c) => {
-          const at = r * size + c;
-          return z[at] + (state.discretize ? 0.999 : (0.999 * confidence[at]) / 255);
-        }));
-      }
-      const k = out.classes;
-      // Class c fills the band [c, c + 1): pale where the network is unsure, full colour where sure.
-      const scale = [];
-      state.colours.classes.slice(0, k).forEach((colour, c) => {
-        scale.push([c / k, `rgb(${mix(PALE, hexToRgb(colour), 0.15).join(",")})`]);
-        scale.push([c === k - 1 ? 1 : (c + 0.999) / k, colour]);
-      });
-      return { type: "heatmap", x: coords, y: coords, z: rows, zmin: 0, zmax: k, colorscale: scale, showscale: false, hoverinfo: "skip" };
+  function drawOutputNodes(out) {
+    // One output node (two classes, regression) or one per class, showing where that class wins.
+    const layer = document.querySelectorAll(".node.output canvas");
+    if (out.problem !== "multiclass") return paint(layer[0], out.grid, colours.nodes, out.z);
+    const size = out.grid * out.grid;
+    layer.forEach((canvas, c) => {
+      const mine = new Uint8Array(size);
+      for (let i = 0; i < size; i += 1) mine[i] = out.z[i] === c ? out.confidence[i] : 0;
+      paint(canvas, out.grid, colours.output, new Uint8Array(size).fill(c), mine);
+    });
+  }
+
+  function drawNetwork(frame) {
+    frame.nodes.layers.forEach((layer, l) => {
+      layer.forEach((values, i) => paint(document.querySelector(`#node-${l}-${i} canvas`), frame.nodes.grid, colours.nodes, values));
+    });
+    drawOutputNodes(frame.output);
+    weights = frame.weights;
+    biases = frame.biases;
+    let largest = 1;
+    for (const e of edges) largest = Math.max(largest, Math.abs(weights[e.layer][e.source][e.target]));
+    for (const e of edges) {
+      // Restyled only when the colour or the width (in steps of 0.1) changes: each restyle
+      // repaints the diagram, and from one frame to the next most weights barely move.
+      const w = weights[e.layer][e.source][e.target];
+      const look = (w >= 0 ? 1 : -1) * (5 + Math.round(60 * Math.min(1, Math.abs(w) / largest)));
+      if (look === e.look) continue;
+      e.look = look;
+      e.path.style.stroke = w >= 0 ? state.colours.positive : state.colours.negative;
+      e.path.style.strokeWidth = `${Math.abs(look) / 10}`;
     }
-    for (let r = 0; r < size; r += 1) {
-      rows.push(Array.from({ length: size }, (_, c) => {
-        const v = z[r * size + c];
-        return state.discretize ? (v >= 128 ? 255 : 0) : v;
-      }));
+  }
+
+  function drawFlags(frame) {
+    const flags = frame.flags;
+    if (flags.diverged) {
+      setPlaying(false);
+      showFlag(message("diverged", { epoch: flags.diverged.epoch }));
+    } else if (flags.zero_gradients) {
+      showFlag(message("zero_gradients"));
+    } else if (flags.oscillating) {
+      showFlag(message("oscillating"));
+    } else {
+      showFlag("");
     }
-    const scale = [[0, state.colours.negative], [0.5, "rgb(247,247,247)"], [1, state.colours.positive]];
-    return { type: "heatmap", x: coords, y: coords, z: rows, zmin: 0, zmax: 255, colorscale: scale, showscale: false, hoverinfo: "skip", opacity: 0.85, zsmooth: "best" };
+  }
+
+  function showFlag(text) {
+    const flag = $("flags");
+    if (!flag || flag.textContent === text) return;
+    flag.textContent = text;
+    flag.hidden = !text;
+  }
+
+  function draw(frame) {
+    lastFrame = frame;
+    drawMetrics(frame);
+    lossChart.extend(frame.history);
+    lossChart.draw();
+    drawOutputMap(frame);
+    drawNetwork(frame);
+    drawFlags(frame);
   }
 
   function pointColours(ys) {
     if (state.problem === "multiclass") return ys.map((y) => state.colours.classes[y]);
     if (state.problem === "binary") return ys.map((y) => (y >= 0.5 ? state.colours.positive : state.colours.negative));
-    return ys.map((y) => `rgb(${diverging(Math.max(0, Math.min(255, (y + 1) * 127.5))).join(",")})`);
+    return ys.map((y) => colours.pointColour(Math.max(0, Math.min(255, (y + 1) * 127.5))));
   }
 
   function points(set, outline, name) {
@@ -230,63 +267,19 @@
     };
   }
 
-  function drawOutput(frame) {
-    // Regression points are coloured like the map under them: a dark rim keeps them visible.
+  function drawPoints() {
+    // Once per playground: the axes and the data points, over the map's canvas (see the CSS).
     const rim = state.problem === "regression" ? "#444" : "#fff";
-    const traces = [outputHeatmap(frame), points(state.data.train, rim, message("train"))];
+    const traces = [points(state.data.train, rim, message("train"))];
     if (state.showTest) traces.push(points(state.data.test, "#000", message("test")));
+    const m = OUTPUT_MARGIN;
+    Object.assign($("output-map").style, { left: `${m.l}px`, top: `${m.t}px`, width: `calc(100% - ${m.l + m.r}px)`, height: `calc(100% - ${m.t + m.b}px)` });
+    const clear = "rgba(0,0,0,0)";
     Plotly.react("output-chart", traces, {
-      margin: { l: 30, r: 8, t: 8, b: 30 }, showlegend: false,
-      xaxis: { range: [-6, 6], constrain: "domain", zeroline: false },
-      yaxis: { range: [-6, 6], scaleanchor: "x", zeroline: false },
+      margin: m, showlegend: false, paper_bgcolor: clear, plot_bgcolor: clear,
+      xaxis: { range: [-6, 6], zeroline: false, showgrid: false, fixedrange: true },
+      yaxis: { range: [-6, 6], zeroline: false, showgrid: false, fixedrange: true },
     }, { displayModeBar: false, responsive: true });
-  }
-
-  function drawNetwork(frame) {
-    const nodes = frame.nodes;
-    nodes.layers.forEach((layer, l) => {
-      layer.forEach((typed, i) => {
-        const values = bytes(typed);
-        paint(document.querySelector(`#node-${l}-${i} canvas`), nodes.grid, (at) => diverging(values[at]));
-      });
-    });
-    paintOutputs(frame.output);
-    weights = frame.weights;
-    biases = frame.biases;
-    const largest = Math.max(1e-9, ...weights.flat(2).map(Math.abs));
-    document.querySelectorAll("svg.edges path").forEach((path) => {
-      const w = weights[path.dataset.layer][path.dataset.source][path.dataset.target];
-      path.style.stroke = w >= 0 ? state.colours.positive : state.colours.negative;
-      path.style.strokeWidth = `${0.5 + 6 * Math.min(1, Math.abs(w) / Math.max(1, largest))}`;
-    });
-  }
-
-  function drawFlags(frame) {
-    const flags = frame.flags;
-    if (flags.diverged) {
-      setPlaying(false);
-      showFlag(message("diverged", { epoch: flags.diverged.epoch }));
-    } else if (flags.zero_gradients) {
-      showFlag(message("zero_gradients"));
-    } else {
-      showFlag("");
-    }
-  }
-
-  function showFlag(text) {
-    const flag = $("flags");
-    if (!flag) return;
-    flag.textContent = text;
-    flag.hidden = !text;
-  }
-
-  function draw(frame) {
-    lastFrame = frame;
-    drawMetrics(frame);
-    drawCurve(frame);
-    drawOutput(frame);
-    drawNetwork(frame);
-    drawFlags(frame);
   }
 
   function drawActivation() {
@@ -298,6 +291,25 @@
       margin: { l: 30, r: 8, t: 8, b: 24 }, height: 120, showlegend: false,
       xaxis: { zeroline: true }, yaxis: { zeroline: true },
     }, { displayModeBar: false, responsive: true });
+  }
+
+  function bindPreview() {
+    // Hovering (or focusing) a node shows its map enlarged in the output panel.
+    document.querySelectorAll(".diagram .node").forEach((node) => {
+      const layer = Number(node.dataset.layer);
+      const index = Number(node.dataset.index);
+      const show = (on) => {
+        preview = on ? { layer, index } : null;
+        const caption = $("output-caption");
+        caption.textContent = on ? message("node_map", { node: nodeName(layer, index) }) : "";
+        caption.hidden = !on;
+        drawOutputMap(lastFrame);
+      };
+      node.addEventListener("mouseenter", () => show(true));
+      node.addEventListener("mouseleave", () => show(false));
+      node.addEventListener("focus", () => show(true));
+      node.addEventListener("blur", () => show(false));
+    });
   }
 
   // ---- editing weights and biases ------------------------------------------------------------
@@ -376,12 +388,13 @@
   function bindButtons() {
     const on = (id, handler) => { const el = $(id); if (el) el.addEventListener("click", handler); };
     on("play", () => setPlaying(!playing));
-    on("step", () => { setPlaying(false); run(async () => draw(await api("POST", "/step", { epochs: 1, since: lastFrame.epoch }))); });
+    on("step", () => { setPlaying(false); run(async () => draw(decoded(await api("POST", "/step", { epochs: 1, since: lastFrame.epoch })))); });
     on("reset", () => run(async () => {
       setPlaying(false);
+      run_id += 1; // a frame still in flight belongs to the old run
       const answer = await api("POST", "/reset", {});
-      curve = { epochs: [], train: [], test: [] };
-      draw(answer.frame);
+      lossChart.clear();
+      draw(decoded(answer.frame));
     }));
     on("copy-link", async () => {
       const input = $("share-url");
@@ -404,14 +417,30 @@
     document.documentElement.lang = state.lang; // the language switch swaps only the playground
     document.title = state.title;
     window.history.replaceState(null, "", `/?${state.query}&lang=${state.lang}`);
-    curve = { epochs: [], train: [], test: [] };
+    run_id += 1;
+    closeStream(); // the session may be another one now
+    colours = palettes(state.colours, state.problem, state.discretize);
+    if (lossChart) lossChart.disconnect();
+    lossChart = new LossChart($("loss-chart"), {
+      colours: { test: state.colours.negative, train: "#333" },
+      labels: { epoch: message("epoch"), loss: message("loss"), lossLog: message("loss_log"), train: message("train"), test: message("test") },
+      tick,
+      whole: (v) => formatter(0).format(v),
+    });
+    edges = [...document.querySelectorAll("svg.edges path")].map((path) => ({
+      path, layer: Number(path.dataset.layer), source: Number(path.dataset.source), target: Number(path.dataset.target),
+    }));
+    preview = null;
     bindButtons();
     bindNetwork();
+    bindPreview();
     drawActivation();
-    draw(state.frame);
+    drawPoints();
+    draw(decoded(state.frame));
     if (pendingFlag) showFlag(pendingFlag);
     pendingFlag = "";
-    setPlaying(playing);
+    showPlaying();
+    if (playing) loop();
   }
 
   document.addEventListener("DOMContentLoaded", start);

@@ -39,7 +39,7 @@ def test_default_frame_keys_and_shapes() -> None:
     assert [np.shape(w) for w in frame["weights"]] == [(2, 4), (4, 2), (2, 1)]
     assert [len(b) for b in frame["biases"]] == [4, 2, 1]
     assert len(frame["gradient_norms"]) == 3
-    assert frame["flags"] == {"diverged": None, "zero_gradients": None}
+    assert frame["flags"] == {"diverged": None, "zero_gradients": None, "oscillating": False}
     assert set(frame["metrics"]) == {"train_loss", "test_loss", "train_metric", "test_metric", "metric"}
     assert frame["metrics"]["metric"] == "accuracy"
 
@@ -173,3 +173,13 @@ def test_default_frame_is_small_on_the_wire(client) -> None:
     assert answer.headers["content-encoding"] == "gzip"
     assert answer.num_bytes_downloaded < 20_000
     assert answer.json()["epoch"] == 100
+
+
+def test_frame_flags_a_loss_that_thrashes() -> None:
+    rich = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
+    thrashing = trainer(dataset="spiral", features=rich, lr=10.0)
+    thrashing.step(150)
+    assert build_frame(thrashing)["flags"]["oscillating"] is True
+    calm = trainer()
+    calm.step(150)
+    assert build_frame(calm)["flags"]["oscillating"] is False

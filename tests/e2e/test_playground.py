@@ -76,7 +76,8 @@ def test_page_opens_with_diagram_and_chart(page: Page):
     expect(page.locator("#epoch")).to_have_text("0")
     expect(page.locator(".node")).to_have_count(DEFAULT_NODES)
     expect(page.locator("#output-chart .main-svg").first).to_be_visible()
-    expect(page.locator("#loss-chart .main-svg").first).to_be_attached()
+    expect(page.locator("canvas#loss-chart")).to_be_visible()
+    expect(page.locator("canvas#output-map")).to_be_visible()
     expect(page.locator("#train-loss")).to_have_text(re.compile(r"^\d+\.\d{3}$"))
 
 
