@@ -36,6 +36,7 @@ MAX_REG_RATE = 10.0
 MAX_SEED = 2**31 - 1
 MAX_EPOCHS_PER_STEP = 100
 MIN_GRID, DEFAULT_GRID = 10, 50  # and the engine's MAX_GRID
+MAX_HISTORY_POINTS = 2000  # loss-curve entries in one answer: longer histories come decimated
 
 # The dropdowns' choices (the API accepts any value in range).
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)

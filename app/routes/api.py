@@ -29,6 +29,7 @@ from app.config import (
     MAX_EPOCHS_PER_STEP,
     MAX_GRID,
     MAX_HIDDEN_LAYERS,
+    MAX_HISTORY_POINTS,
     MAX_NEURONS,
     MAX_SEED,
     MIN_GRID,
@@ -44,7 +45,7 @@ from app.sessions import Session, SessionStore, get_store
 from app.trainers import TrainerGone
 from engine.datasets import FEATURES
 from engine.errors import InvalidValue
-from engine.trainer import MAX_EDIT_VALUE
+from engine.trainer import MAX_EDIT_VALUE, History
 
 MAX_PROBLEMS = 20  # problems listed in one 422 or 409 answer; a last entry counts the rest
 # The largest node indices any network can have: a layer of nodes is the inputs (one per
@@ -339,6 +340,9 @@ def set_bias(session: SessionDep, body: BiasBody) -> Frame:
 def export_model(session: SessionDep) -> Response:
     with session.lock:
         content = {**_config_view(session), "trainer": session.run("export")}
+    # A long history comes decimated, as in a frame ("epochs" says which; from_dict reads the rest).
+    epochs, history = History.from_dict(content["trainer"]["history"]).window(0, MAX_HISTORY_POINTS)
+    content["trainer"]["history"] = {**history.to_dict(), "epochs": epochs}
     return JSONResponse(content, headers={"Content-Disposition": 'attachment; filename="playground-model.json"'})
 
 
@@ -367,9 +371,11 @@ def _validation_problem(error: dict[str, Any], body_model: Any) -> FieldError:
 
 def _allowed_methods(app: FastAPI, scope: dict[str, Any]) -> str:
     """Every method some route serves at this path (Starlette names only the first route's)."""
-    methods = {method for route in app.router.routes if route.matches(scope)[0] != Match.NONE
-               for method in getattr(route, "methods", None) or ()}
-    return ", ".join(sorted(methods))
+    return ", ".join(method for method in _METHODS
+                     if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes))
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def install_error_handlers(app: FastAPI) -> None:
