@@ -39,7 +39,7 @@ from app.config import (
     config_body_schema,
     engine_field_error,
     validate_config,
-    whole_numbers_as_int,
+    whole_number_as_int,
 )
 from app.sessions import Session, SessionStore, get_store
 from app.trainers import TrainerGone
@@ -97,7 +97,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-Whole = Annotated[int, BeforeValidator(whole_numbers_as_int)]  # 2.0 is an integer in JSON
+Whole = Annotated[int, BeforeValidator(whole_number_as_int)]  # 2.0 is an integer in JSON
 
 
 class StepBody(_Body):
@@ -107,7 +107,7 @@ class StepBody(_Body):
 
 
 class ResetBody(_Body):
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(whole_numbers_as_int)] | None = Field(None, description="a new seed draws new data and weights")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(whole_number_as_int)] | None = Field(None, description="a new seed draws new data and weights")
 
 
 _Value = Field(ge=-MAX_EDIT_VALUE, le=MAX_EDIT_VALUE, allow_inf_nan=False)
@@ -320,9 +320,9 @@ def _edit(session: Session, body: _Body, operation: str) -> Frame:
     with session.lock:
         try:
             return session.run(operation, **body.model_dump())
-        except InvalidValue as exc:
-            field = exc.field if exc.field in type(body).model_fields else "body"
-            raise _refusal([FieldError(field, str(exc))], 409) from None
+        except ValueError as exc:
+            named = isinstance(exc, InvalidValue) and exc.field in type(body).model_fields
+            raise _refusal([FieldError(exc.field if named else "body", str(exc))], 409) from None
 
 
 @router.put("/sessions/{id}/weight", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one weight by hand")

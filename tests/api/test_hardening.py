@@ -119,6 +119,14 @@ def test_an_unreadable_body_is_a_422_on_body(client: TestClient, body: bytes, wo
         assert problem["field"] == "body" and words in problem["message"]
 
 
+@pytest.mark.parametrize("key", ["layers", "lr", "colour"])
+def test_a_deep_value_that_json_can_read_is_refused_without_walking_it(client: TestClient, key: str) -> None:
+    body = f'{{"{key}": {"[" * 900}{"]" * 900}}}'
+    for method, path in (("POST", "/api/sessions"), ("PATCH", f"/api/sessions/{_session(client)}/config")):
+        answer = client.request(method, path, content=body, headers=JSON)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["field"] in (key, "body")
+
+
 @pytest.mark.parametrize(("method", "path", "body", "field"), [
     ("POST", "/step", {"epochs": True}, "epochs"),
     ("POST", "/step", {"grid": "20"}, "grid"),
