@@ -57,8 +57,6 @@ FeatureName = Literal[tuple(FEATURES)]  # type: ignore[valid-type]
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 OptimizerName = Literal[(*OPTIMIZERS, *NON_GRADIENT_METHODS)]  # type: ignore[valid-type]
 HideableName = Literal[HIDEABLE]  # type: ignore[valid-type]
-
-
 Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS)]
 UNIQUE_ITEMS = {"uniqueItems": True}  # (checked by _no_repeats; said in the schema)
 

@@ -369,13 +369,13 @@ def _validation_problem(error: dict[str, Any], body_model: Any) -> FieldError:
     return FieldError(field, message, error["type"], params)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(app: FastAPI, scope: dict[str, Any]) -> str:
     """Every method some route serves at this path (Starlette names only the first route's)."""
     return ", ".join(method for method in _METHODS
                      if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes))
-
-
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def install_error_handlers(app: FastAPI) -> None:
