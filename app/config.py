@@ -8,7 +8,6 @@ activation or dataset in the engine appears in the form, the URL and the API at 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
 
@@ -36,6 +35,7 @@ MAX_REG_RATE = 10.0
 MAX_SEED = 2**31 - 1
 MAX_EPOCHS_PER_STEP = 100
 MIN_GRID, DEFAULT_GRID = 10, 50  # and the engine's MAX_GRID
+MAX_HISTORY_POINTS = 2000  # loss-curve entries in one answer: longer histories come decimated
 
 # The dropdowns' choices (the API accepts any value in range).
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -57,8 +57,6 @@ FeatureName = Literal[tuple(FEATURES)]  # type: ignore[valid-type]
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 OptimizerName = Literal[(*OPTIMIZERS, *NON_GRADIENT_METHODS)]  # type: ignore[valid-type]
 HideableName = Literal[HIDEABLE]  # type: ignore[valid-type]
-
-
 Neurons = Annotated[int, Field(ge=1, le=MAX_NEURONS)]
 UNIQUE_ITEMS = {"uniqueItems": True}  # (checked by _no_repeats; said in the schema)
 
@@ -245,9 +243,8 @@ def validate_config(data: Mapping[str, Any], strict: bool = False) -> Playground
     number, no ``0`` or ``"yes"`` for a boolean, no text for a number. Otherwise they may be text
     from a form or a URL, which pydantic converts."""
     try:
-        if strict:  # (JSON mode: arrays are tuples there, and NaN is refused as not finite)
-            text = json.dumps({k: whole_numbers_as_int(v) for k, v in data.items()})
-            config = PlaygroundConfig.model_validate_json(text, strict=True)
+        if strict:
+            config = PlaygroundConfig.model_validate({k: _json_value(v) for k, v in data.items()}, strict=True)
         else:
             config = PlaygroundConfig.model_validate(dict(data))
     except ValidationError as exc:
@@ -258,13 +255,15 @@ def validate_config(data: Mapping[str, Any], strict: bool = False) -> Playground
     return config
 
 
-def whole_numbers_as_int(value: Any) -> Any:
+def whole_number_as_int(value: Any) -> Any:
     """84.0 is an integer in JSON (and its schema), though pydantic's strict mode refuses it."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [whole_numbers_as_int(v) for v in value]
-    return value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON value as strict validation takes it: an array as a tuple (the configuration's
+    lists are flat; anything deeper is refused as it stands, never walked)."""
+    return tuple(whole_number_as_int(v) for v in value) if isinstance(value, list) else whole_number_as_int(value)
 
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:

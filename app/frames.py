@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from app.config import DEFAULT_GRID
+from app.config import DEFAULT_GRID, MAX_HISTORY_POINTS
 from engine.progress import oscillating
 from engine.trainer import Trainer
 
@@ -41,18 +41,19 @@ def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
     with the history of epochs after ``since`` (-1: all of it); ``maps`` gives each heatmap its
     form."""
     snap = trainer.snapshot(grid)
-    history = trainer.history
     start = min(max(since + 1, 0), trainer.epoch)
+    epochs, history = trainer.history.window(start, MAX_HISTORY_POINTS)
     return {
         "epoch": trainer.epoch,
         "iteration": trainer.iteration,
         "lr": _number(trainer.learning_rate),
         "history": {
             "start": start,
-            "train_loss": _numbers(history.train_loss[start:]),
-            "test_loss": _numbers(history.test_loss[start:]),
-            "train_metric": _numbers(history.train_metric[start:]),
-            "test_metric": _numbers(history.test_metric[start:]),
+            "epochs": epochs,
+            "train_loss": _numbers(history.train_loss),
+            "test_loss": _numbers(history.test_loss),
+            "train_metric": _numbers(history.train_metric),
+            "test_metric": _numbers(history.test_metric),
         },
         "metrics": metrics(trainer),
         "output": _output(trainer.problem, snap.output, grid, maps),

@@ -11,16 +11,9 @@ Content-Security-Policy that allows scripts, styles, images and connections from
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
-
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The largest request body the server reads: a whole configuration or form is under 4 KB.
 MAX_BODY_BYTES = 64 * 1024
@@ -59,36 +52,23 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         announced = dict(scope["headers"]).get(b"content-length", b"0")
-        if announced.isdigit() and int(announced) > MAX_BODY_BYTES:
-            return await _too_large(scope, receive, send)
+        if announced.isdigit() and int(announced) > MAX_BODY_BYTES:  # refused unread
+            error = BodyTooLarge()
+            response = JSONResponse({"detail": error.detail}, error.status_code, headers={"Connection": "close"})
+            return await response(scope, receive, send)
         received = 0
-        started = False
 
         async def counted_receive() -> Message:
+            """The body as it arrives; past the limit, the reader (the route reading its JSON or
+            form) gets an HTTPException, which FastAPI answers as it answers any."""
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
             if received > MAX_BODY_BYTES:
-                raise BodyTooLarge()  # FastAPI passes HTTPExceptions from reading the body on
+                raise BodyTooLarge()
             return message
 
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            started |= message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, watched_send)
-        except BodyTooLarge:  # read where no handler turned it into an answer
-            if started:
-                raise
-            await _too_large(scope, receive, send)
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    error = BodyTooLarge()
-    await JSONResponse({"detail": error.detail}, status_code=error.status_code,
-                       headers={"Connection": "close"})(scope, receive, send)
+        await self.app(scope, counted_receive, send)
 
 
 class SecurityHeaders:

@@ -184,6 +184,32 @@ class History:
     def _series(self) -> tuple[array, ...]:
         return self.train_loss, self.test_loss, self.train_metric, self.test_metric
 
+    def window(self, start: int, max_points: int) -> tuple[list[int] | None, "History"]:
+        """The entries from epoch ``start`` on, at most ``max_points`` of them (at least 3): a
+        longer stretch is cut into equal buckets of epochs, each kept as its lowest and highest
+        value of every series in the order they came (so a curve drawn through them shows every
+        dip and spike), plus the last epoch as it is. Returns the epochs of the kept entries
+        (None: every epoch from ``start``, one entry each) and the entries."""
+        n = len(self.train_loss) - start
+        if n <= max_points:
+            return None, History(*(series[start:] for series in self._series()))
+        size = -(-(n - 1) // ((max_points - 1) // 2))  # epochs a bucket (ceiling)
+        buckets = -(-(n - 1) // size)
+        firsts = start + size * np.arange(buckets)
+        epochs = np.column_stack([firsts, np.minimum(firsts + size // 2, start + n - 2)]).ravel()
+        kept = []
+        for series in self._series():
+            values = np.frombuffer(series, dtype=np.float64)
+            body = np.resize(values[start:-1], buckets * size)  # the last bucket padded
+            body[n - 1:] = values[-2]
+            body = body.reshape(buckets, size)
+            low, high = body.argmin(axis=1), body.argmax(axis=1)
+            rows = np.arange(buckets)
+            first = np.where(low <= high, body[rows, low], body[rows, high])
+            second = np.where(low <= high, body[rows, high], body[rows, low])
+            kept.append(array("d", [*np.column_stack([first, second]).ravel(), values[-1]]))
+        return [*epochs.tolist(), start + n - 1], History(*kept)
+
     def to_dict(self) -> dict[str, list[float]]:
         return {f.name: list(getattr(self, f.name)) for f in fields(self)}
 

@@ -30,6 +30,7 @@ from app.config import (
     MAX_EPOCHS_PER_STEP,
     MAX_GRID,
     MAX_HIDDEN_LAYERS,
+    MAX_HISTORY_POINTS,
     MAX_NEURONS,
     MAX_SEED,
     MIN_GRID,
@@ -39,13 +40,13 @@ from app.config import (
     config_body_schema,
     engine_field_error,
     validate_config,
-    whole_numbers_as_int,
+    whole_number_as_int,
 )
 from app.sessions import Session, SessionBusy, SessionStore, TooManySessions, get_store
 from app.trainers import TrainerGone
 from engine.datasets import FEATURES
 from engine.errors import InvalidValue
-from engine.trainer import MAX_EDIT_VALUE
+from engine.trainer import MAX_EDIT_VALUE, History
 
 MAX_PROBLEMS = 20  # problems listed in one 422 or 409 answer; a last entry counts the rest
 # The largest node indices any network can have: a layer of nodes is the inputs (one per
@@ -97,7 +98,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-Whole = Annotated[int, BeforeValidator(whole_numbers_as_int)]  # 2.0 is an integer in JSON
+Whole = Annotated[int, BeforeValidator(whole_number_as_int)]  # 2.0 is an integer in JSON
 
 
 class StepBody(_Body):
@@ -107,7 +108,7 @@ class StepBody(_Body):
 
 
 class ResetBody(_Body):
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(whole_numbers_as_int)] | None = Field(None, description="a new seed draws new data and weights")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(whole_number_as_int)] | None = Field(None, description="a new seed draws new data and weights")
 
 
 _Value = Field(ge=-MAX_EDIT_VALUE, le=MAX_EDIT_VALUE, allow_inf_nan=False)
@@ -333,9 +334,9 @@ def _edit(session: Session, body: _Body, operation: str) -> Frame:
     with session.lock:
         try:
             return session.run(operation, **body.model_dump())
-        except InvalidValue as exc:
-            field = exc.field if exc.field in type(body).model_fields else "body"
-            raise _refusal([FieldError(field, str(exc))], 409) from None
+        except ValueError as exc:
+            named = isinstance(exc, InvalidValue) and exc.field in type(body).model_fields
+            raise _refusal([FieldError(exc.field if named else "body", str(exc))], 409) from None
 
 
 @router.put("/sessions/{id}/weight", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one weight by hand")
@@ -353,6 +354,9 @@ def set_bias(session: SessionDep, body: BiasBody) -> Frame:
 def export_model(session: SessionDep) -> Response:
     with session.lock:
         content = {**_config_view(session), "trainer": session.run("export")}
+    # A long history comes decimated, as in a frame ("epochs" says which; from_dict reads the rest).
+    epochs, history = History.from_dict(content["trainer"]["history"]).window(0, MAX_HISTORY_POINTS)
+    content["trainer"]["history"] = {**history.to_dict(), "epochs": epochs}
     return JSONResponse(content, headers={"Content-Disposition": 'attachment; filename="playground-model.json"'})
 
 
@@ -379,11 +383,13 @@ def _validation_problem(error: dict[str, Any], body_model: Any) -> FieldError:
     return FieldError(field, message, error["type"], params)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(app: FastAPI, scope: dict[str, Any]) -> str:
     """Every method some route serves at this path (Starlette names only the first route's)."""
-    methods = {method for route in app.router.routes if route.matches(scope)[0] != Match.NONE
-               for method in getattr(route, "methods", None) or ()}
-    return ", ".join(sorted(methods))
+    return ", ".join(method for method in _METHODS
+                     if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -88,12 +88,14 @@
   const LOG_ABOVE = 1e3; // a curve spanning more than this factor is drawn on a log scale
   const PAD = { left: 44, right: 8, top: 16, bottom: 28 };
 
-  /** Training and test loss per epoch: one point per epoch, extended frame by frame. */
+  /** Training and test loss by epoch, extended frame by frame. A long history arrives thinned
+   * (``history.epochs`` names each point's epoch, see app/frames.py): points carry their epoch. */
   class LossChart {
     constructor(canvas, options) {
       this.canvas = canvas;
       // {colours: {train, test}, labels: {epoch, loss, lossLog, train, test}, tick: y label, whole: epoch}
       this.options = options;
+      this.epochs = [];
       this.train = [];
       this.test = [];
       this.width = canvas.clientWidth;
@@ -110,17 +112,20 @@
       this.resize.disconnect();
     }
 
-    /** Append a frame's history (epochs from ``start`` on), dropping epochs it replaces. */
+    /** Append a frame's history (epochs from ``start`` on), dropping the points it replaces. */
     extend(history) {
-      for (const [series, values] of [[this.train, history.train_loss], [this.test, history.test_loss]]) {
-        series.length = Math.min(series.length, history.start);
-        for (const v of values) series.push(v);
-      }
+      let keep = this.epochs.length;
+      while (keep > 0 && this.epochs[keep - 1] >= history.start) keep -= 1;
+      for (const series of [this.epochs, this.train, this.test]) series.length = keep;
+      history.train_loss.forEach((v, i) => {
+        this.epochs.push(history.epochs ? history.epochs[i] : history.start + i);
+        this.train.push(v);
+        this.test.push(history.test_loss[i]);
+      });
     }
 
     clear() {
-      this.train.length = 0;
-      this.test.length = 0;
+      for (const series of [this.epochs, this.train, this.test]) series.length = 0;
     }
 
     scale() {
@@ -152,7 +157,7 @@
       const { colours, labels, tick, whole } = this.options;
       const plotW = width - PAD.left - PAD.right;
       const plotH = height - PAD.top - PAD.bottom;
-      const last = Math.max(10, this.train.length - 1);
+      const last = Math.max(10, this.epochs.length ? this.epochs[this.epochs.length - 1] : 0);
       const s = this.scale();
       const y = s.log
         ? (v) => PAD.top + plotH * (1 - (Math.log10(v) - s.low) / Math.max(1, s.high - s.low))
@@ -208,32 +213,35 @@
       g.clip();
       // At epoch 0 each curve is one dot: the training dot smaller, so that both show.
       for (const [series, colour, dot] of [[this.test, colours.test, 4], [this.train, colours.train, 2.5]]) {
-        this.line(g, series, x, y, plotW, colour, s.log, dot);
+        this.line(g, series, x, y, colour, s.log, dot);
       }
       g.restore();
     }
 
-    line(g, series, x, y, plotW, colour, log, dot) {
+    line(g, series, x, y, colour, log, dot) {
       // More epochs than pixels: each pixel column draws the range of its epochs.
       g.strokeStyle = colour;
       g.fillStyle = colour;
       g.lineWidth = 2;
       const valid = (v) => v !== null && Number.isFinite(v) && (log ? v > 0 : v >= 0);
+      const epochs = this.epochs;
       if (series.length === 1 && valid(series[0])) {
         g.beginPath();
-        g.arc(x(0), y(series[0]), dot, 0, 2 * Math.PI);
+        g.arc(x(epochs[0]), y(series[0]), dot, 0, 2 * Math.PI);
         g.fill();
         return;
       }
-      const perPixel = Math.max(1, Math.floor(series.length / plotW));
       g.beginPath();
       let open = false;
-      for (let i = 0; i < series.length; i += perPixel) {
+      for (let i = 0; i < series.length;) {
+        // every point that falls in this pixel column, drawn as the column's range
+        const column = Math.floor(x(epochs[i]));
         let low = Infinity;
         let high = -Infinity;
-        for (let j = i; j < Math.min(series.length, i + perPixel); j += 1) {
-          const v = series[j];
-          if (!valid(v)) continue;
+        let gap = false;
+        for (; i < series.length && Math.floor(x(epochs[i])) === column; i += 1) {
+          const v = series[i];
+          if (!valid(v)) { gap = true; continue; }
           if (v < low) low = v;
           if (v > high) high = v;
         }
@@ -241,11 +249,10 @@
           open = false;
           continue;
         }
-        const at = x(i);
-        if (open) g.lineTo(at, y(high));
-        else g.moveTo(at, y(high));
-        if (low !== high) g.lineTo(at, y(low));
-        open = true;
+        if (open) g.lineTo(column, y(high));
+        else g.moveTo(column, y(high));
+        if (low !== high) g.lineTo(column, y(low));
+        open = !gap;
       }
       g.stroke();
     }

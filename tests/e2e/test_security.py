@@ -93,3 +93,19 @@ def test_an_inline_handler_would_be_caught(open_page) -> None:
     page.wait_for_function("window.__violations.length > 0")
     assert page.title() != "ran"
     assert any("script-src" in v for v in _violations(watched))
+
+
+def test_a_websocket_to_this_server_is_allowed_and_to_another_refused(open_page) -> None:
+    """``connect-src 'self'`` covers ws:// on the same host and port (a stream the page may use)."""
+    watched = open_page()
+    watched.allowed_console.append(re.compile("WebSocket|Content Security Policy"))
+    page = _open(watched, "/docs")
+    connect = """(url) => new Promise((done) => {
+      try { const ws = new WebSocket(url); ws.onerror = ws.onclose = () => done("tried"); }
+      catch (error) { done(error.name); }
+    })"""
+    page.evaluate(connect, page.url.replace("http://", "ws://").replace("/docs", "/no-such-stream"))
+    assert _violations(watched) == []
+    page.evaluate(connect, "ws://127.0.0.2:9/")
+    page.wait_for_function("window.__violations.length > 0")
+    assert any("connect-src" in v for v in _violations(watched))
