@@ -1,5 +1,7 @@
 """English catalogue. Keys are shared with catalogue_es.py; a test checks both are complete."""
 
+from app.catalogue_lessons_en import LESSONS_EN
+
 EN: dict[str, str] = {
     "app.title": "Neural network playground",
     "app.tagline": "Tinker with a small neural network right here in your browser. It trains on the class server.",
@@ -195,6 +197,8 @@ EN: dict[str, str] = {
     "article.bruteforce.text": "One could try random weights and keep the best. Choose 'brute-force random search' as the optimizer and compare: without the gradient, most tries are wasted, and the more weights, the worse it gets.",
     "article.hidden.title": "Hidden layers",
     "article.hidden.text": "A single neuron can only draw a straight line. On the exclusive-or data it fails; add a hidden layer and the network combines several lines into a curved boundary. Alternatively, give it features such as x₁² and x₂² and even one neuron can draw a circle.",
+    # -- the lessons (app/lessons.py): their text lives in catalogue_lessons_en.py --
+    **LESSONS_EN,
     # -- classroom: join page, lesson links, gallery (app/routes/classroom.py, app/gallery.py) --
     "join.show": "Show join page",
     "join.title": "Join the playground",

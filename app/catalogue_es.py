@@ -1,5 +1,7 @@
 """Catálogo en español. Las claves son las de catalogue_en.py; un test comprueba que estén todas."""
 
+from app.catalogue_lessons_es import LESSONS_ES
+
 ES: dict[str, str] = {
     "app.title": "Patio de juegos de redes neuronales",
     "app.tagline": "Experimenta con una pequeña red neuronal desde el navegador. Se entrena en el servidor de la clase.",
@@ -189,6 +191,8 @@ ES: dict[str, str] = {
     "article.bruteforce.text": "Se podrían probar pesos al azar y quedarse con los mejores. Elige «búsqueda aleatoria por fuerza bruta» como optimizador y compara: sin el gradiente, la mayoría de los intentos se desperdician, y cuantos más pesos, peor.",
     "article.hidden.title": "Capas ocultas",
     "article.hidden.text": "Una sola neurona solo puede trazar una línea recta. Con los datos del o exclusivo fracasa; añade una capa oculta y la red combina varias rectas en una frontera curva. O bien dale características como x₁² y x₂², y hasta una sola neurona puede dibujar un círculo.",
+    # -- the lessons (app/lessons.py): their text lives in catalogue_lessons_es.py --
+    **LESSONS_ES,
     # -- clase: página para unirse, enlaces de lección, galería (app/routes/classroom.py, app/gallery.py) --
     "join.show": "Página para unirse",
     "join.title": "Únete al patio de juegos",

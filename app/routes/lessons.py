@@ -1,0 +1,64 @@
+"""The course pages: ``GET /lessons`` (the sequence) and ``GET /lessons/<n>`` (one lesson).
+
+A lesson page shows the lesson's text and, under it, the real playground in the lesson's
+configuration (rendered by app/routes/pages.py, so it is the same playground in every detail).
+``/lessons/3?lang=es`` opens lesson 3 as prepared; ``/lessons/3?<playground query>`` opens it
+with that configuration instead, which is how the address bar keeps a student's changes
+(static/js/lessons.js keeps it on the lesson as the playground changes).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from app.config import page_url, parse_query
+from app.i18n import LANGUAGES, choose_language, translator
+from app.lessons import LESSONS, lesson_at
+from app.routes.pages import PAGE_KEYS, open_playground, templates
+from app.sessions import SessionStore, get_store
+
+router = APIRouter(include_in_schema=False)
+
+
+def lesson_path(number: int) -> str:
+    return f"/lessons/{number}"
+
+
+@router.get("/lessons", response_class=HTMLResponse)
+def lessons(request: Request) -> HTMLResponse:
+    """The whole sequence, each lesson with its formula."""
+    lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+    context = {
+        "t": translator(lang),
+        "lang": lang,
+        "languages": [(code, name, f"/lessons?{urlencode({'lang': code})}") for code, name in LANGUAGES],
+        "lessons": [(lesson_path(n), lesson) for n, lesson in enumerate(LESSONS, start=1)],
+    }
+    return templates.TemplateResponse(request, "lessons/index.html", context)
+
+
+@router.get("/lessons/{number}", response_class=HTMLResponse)
+def lesson(number: int, request: Request, store: SessionStore = Depends(get_store)) -> HTMLResponse:
+    """One lesson: its text, its ready playground, previous and next."""
+    chosen = lesson_at(number)
+    if chosen is None:
+        raise HTTPException(status_code=404, detail=f"there are lessons 1 to {len(LESSONS)}")
+    lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+    items = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGE_KEYS]
+    config, notes = parse_query(items) if items else (chosen.config(), [])
+    path = lesson_path(number)
+    context = {
+        "lesson": chosen,
+        "number": number,
+        "total": len(LESSONS),
+        "lesson_path": path,
+        "lesson_languages": [(code, name, page_url(config, code, path)) for code, name in LANGUAGES],
+        "restart": f"{path}?{urlencode({'lang': lang})}",
+        "index": f"/lessons?{urlencode({'lang': lang})}",
+        "previous": f"{lesson_path(number - 1)}?{urlencode({'lang': lang})}" if number > 1 else None,
+        "next": f"{lesson_path(number + 1)}?{urlencode({'lang': lang})}" if number < len(LESSONS) else None,
+    }
+    return open_playground(request, store, "lessons/lesson.html", config, lang, notes, context)
