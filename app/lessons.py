@@ -28,7 +28,7 @@ class Lesson:
     key: str
     changes: Mapping[str, Any]
     hide: tuple[str, ...]
-    view: str | None = None
+    view: str | None = None  # a key of app.lesson_views.VIEWS
 
     def config(self) -> PlaygroundConfig:
         """The lesson's ready playground: its changes, the distracting controls hidden, no article."""
@@ -53,21 +53,21 @@ LESSONS: tuple[Lesson, ...] = (
     _lesson("init", f"{_DATA} optimizer schedule reg loss batch preprocessing features layers",
             dataset="circle", layers=(4,), init="zeros"),
     _lesson("standardize", f"{_DATA} optimizer schedule reg init loss batch activation layers features",
-            dataset="plane", layers=(), features=("x1", "x2", "x1sq", "x2sq")),
+            view="standardize", dataset="plane", layers=(), features=("x1", "x2", "x1sq", "x2sq")),
     _lesson("cost", f"{_DATA} optimizer schedule reg init batch preprocessing features layers activation",
             dataset="gauss", layers=(), init="zeros", loss="mse"),
     _lesson("gradient", f"{_DATA} {_TUNING} features layers activation", dataset="plane"),
     _lesson("bruteforce", f"{_DATA} schedule reg init loss batch preprocessing features activation",
-            dataset="spiral", features=_SPIRAL_FEATURES, layers=(8, 8, 6), optimizer="random_search"),
+            view="cost_surface", dataset="spiral", features=_SPIRAL_FEATURES, layers=(8, 8, 6), optimizer="random_search"),
     _lesson("sgd", f"{_DATA} schedule reg init loss preprocessing features layers activation",
             dataset="circle", batch=1),
     _lesson("decay", f"{_DATA} optimizer reg init loss batch preprocessing features layers activation",
             dataset="circle", lr=3.0, schedule="exponential", gamma=0.97),
     _lesson("regularization", f"{_DATA} optimizer schedule init loss batch preprocessing features activation",
             dataset="circle", train=10, noise=40, layers=(8, 8, 8), lr=0.1, reg="l2", reg_rate=0.03, show_test=True),
-    _lesson("backprop", f"{_DATA} {_TUNING} features", dataset="xor", layers=(2,), batch=4),
+    _lesson("backprop", f"{_DATA} {_TUNING} features layers", view="backprop", dataset="xor", layers=(2,), batch=4),
     _lesson("perceptron", f"noise train regenerate classes problem {_TUNING} layers features activation",
-            dataset="gauss", layers=(), optimizer="perceptron", init="zeros"),
+            view="perceptron", dataset="gauss", layers=(), optimizer="perceptron", noise=5, seed=15),
     _lesson("regression", f"{_DATA} {_TUNING} features activation", dataset="plane", layers=()),
     _lesson("hidden", f"{_DATA} {_TUNING} features", dataset="xor", layers=()),
     _lesson("softmax", f"noise train regenerate problem {_TUNING} activation", dataset="blobs", layers=()),

@@ -12,11 +12,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from app.config import page_url, parse_query
+from app.config import FieldError, PlaygroundConfig, page_url, parse_query
 from app.i18n import LANGUAGES, choose_language, translator
-from app.lessons import LESSONS, lesson_at
+from app.lesson_views import FOLLOWS_THE_STUDENT, VIEW_MESSAGES, VIEWS, DoesNotFit
+from app.lessons import LESSONS, Lesson, lesson_at
 from app.routes.pages import PAGE_KEYS, open_playground, templates
 from app.sessions import SessionStore, get_store
 
@@ -43,14 +44,13 @@ def lessons(request: Request) -> HTMLResponse:
 @router.get("/lessons/{number}", response_class=HTMLResponse)
 def lesson(number: int, request: Request, store: SessionStore = Depends(get_store)) -> HTMLResponse:
     """One lesson: its text, its ready playground, previous and next."""
-    chosen = lesson_at(number)
-    if chosen is None:
-        raise HTTPException(status_code=404, detail=f"there are lessons 1 to {len(LESSONS)}")
+    chosen = _lesson(number)
     lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-    items = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGE_KEYS]
-    config, notes = parse_query(items) if items else (chosen.config(), [])
+    config, notes = _config(chosen, request)
     path = lesson_path(number)
+    t = translator(lang)
     context = {
+        "view_messages": {key: t(f"lessons.view.js.{key}") for key in VIEW_MESSAGES} if chosen.view else {},
         "lesson": chosen,
         "number": number,
         "total": len(LESSONS),
@@ -62,3 +62,31 @@ def lesson(number: int, request: Request, store: SessionStore = Depends(get_stor
         "next": f"{lesson_path(number + 1)}?{urlencode({'lang': lang})}" if number < len(LESSONS) else None,
     }
     return open_playground(request, store, "lessons/lesson.html", config, lang, notes, context)
+
+
+@router.get("/lessons/{number}/view")
+def lesson_view(number: int, request: Request) -> JSONResponse:
+    """The numbers the lesson's own view draws (app/lesson_views.py), for the page's current
+    configuration where the view follows it; 422 with a message when it cannot show it."""
+    chosen = _lesson(number)
+    if chosen.view is None:
+        raise HTTPException(status_code=404, detail=f"lesson {number} has no view of its own")
+    config = _config(chosen, request)[0] if chosen.view in FOLLOWS_THE_STUDENT else chosen.config()
+    try:
+        return JSONResponse(VIEWS[chosen.view](config))
+    except DoesNotFit as exc:
+        lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+        return JSONResponse({"detail": [{"field": "config", "message": translator(lang)(exc.code)}]}, status_code=422)
+
+
+def _lesson(number: int) -> Lesson:
+    chosen = lesson_at(number)
+    if chosen is None:
+        raise HTTPException(status_code=404, detail=f"there are lessons 1 to {len(LESSONS)}")
+    return chosen
+
+
+def _config(chosen: Lesson, request: Request) -> tuple[PlaygroundConfig, list[FieldError]]:
+    """The configuration in the address, read leniently, or the lesson's own when there is none."""
+    items = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGE_KEYS]
+    return parse_query(items) if items else (chosen.config(), [])

@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from app.catalogue_en import EN
 from app.catalogue_es import ES
 from app.config import PlaygroundConfig, parse_query
+from app.lesson_views import VIEWS
 from app.lessons import LESSONS, PAGE_FURNITURE, lesson_at
-from engine.losses import loss_value
+from engine.losses import loss_value, output_gradient
 from engine.trainer import Trainer
 
 LESSON_TEXTS = ("title", "text", "formula", "try", "question", "observe")
@@ -221,7 +222,6 @@ def claim_backprop() -> None:
     trainer = trained("backprop", 0)
     network, x, y = trainer.network, trainer.x_train[:4], trainer.y_train[:4]
     forward = network.forward(x)
-    from engine.losses import output_gradient
     network.backward(forward, output_gradient(trainer.loss_name, network.output, forward.zs[-1], forward.output, y))
     gradient, params = network.grads.copy(), network.params.copy()
     assert network.weights[0].shape == (2, 2) and len(params) == 9
@@ -246,7 +246,7 @@ def claim_backprop() -> None:
 
 def claim_perceptron() -> None:
     trainer = trained("perceptron", 50)
-    assert trainer.history.test_metric[-1] == 1.0 and trainer.history.train_metric[-1] == 1.0
+    assert trainer.history.train_metric[0] == 0.0 and trainer.history.train_metric[-1] == 1.0
     settled = trainer.network.params.copy()
     trainer.step(1)
     assert np.array_equal(trainer.network.params, settled)
@@ -288,3 +288,97 @@ def test_every_lesson_has_its_claim_checked() -> None:
 @pytest.mark.parametrize("key", [item.key for item in LESSONS])
 def test_claim(key: str) -> None:
     CLAIMS[key]()
+
+
+# -- the lessons' own views -------------------------------------------------------------------------
+
+
+def number_of(key: str) -> int:
+    return [item.key for item in LESSONS].index(key) + 1
+
+
+def test_every_view_is_known_and_only_lessons_with_one_answer(client: TestClient) -> None:
+    assert {item.view for item in LESSONS if item.view} == set(VIEWS)
+    for number, item in enumerate(LESSONS, start=1):
+        answer = client.get(f"/lessons/{number}/view")
+        assert answer.status_code == (200 if item.view else 404), item.key
+        html = client.get(f"/lessons/{number}?lang=es").text
+        assert ('id="lesson-view"' in html) == bool(item.view)
+        if item.view:
+            assert ES[f"lessons.view.{item.view}.title"] in html
+            assert '"forward": "Siguiente"' in html or item.view not in ("backprop", "perceptron")
+
+
+def test_backprop_view_shows_the_engines_forward_and_backward_on_the_first_batch(client: TestClient) -> None:
+    data = client.get(f"/lessons/{number_of('backprop')}/view").json()
+    trainer = Trainer(lesson("backprop").config().to_setup())
+    network = trainer.network
+    x, y = np.array(data["x"]), np.array(data["y"])
+    assert len(x) == 4
+    rows = [int(np.flatnonzero((trainer.x_train == point).all(axis=1))[0]) for point in x]  # from the training set
+    assert np.array_equal(trainer.y_train[rows], y)
+    forward = network.forward(x)
+    for layer in range(network.n_layers):
+        assert np.array_equal(np.array(data["zs"][layer]), forward.zs[layer])
+        assert np.array_equal(np.array(data["activations"][layer]), forward.activations[layer + 1])
+        assert np.array_equal(np.array(data["weights"][layer]), network.weights[layer])
+    assert data["loss"] == loss_value(trainer.loss_name, network.output, forward.zs[-1], forward.output, y)
+    network.backward(forward, output_gradient(trainer.loss_name, network.output, forward.zs[-1], forward.output, y))
+    deltas = [np.array(d) for d in data["deltas"]]
+    assert np.array_equal(deltas[-1], (forward.output - y) / len(y))  # cross-entropy's δ at the output
+    for layer in range(network.n_layers):
+        grad_w, grad_b = np.array(data["grad_weights"][layer]), np.array(data["grad_biases"][layer])
+        assert np.array_equal(grad_w, network.grad_weights[layer]) and np.array_equal(grad_b, network.grad_biases[layer])
+        assert np.allclose(grad_w, forward.activations[layer].T @ deltas[layer])  # each δ is the one backward used
+        assert np.allclose(grad_b, deltas[layer].sum(axis=0))
+        assert np.array_equal(np.array(data["new_weights"][layer]), network.weights[layer] - 0.03 * network.grad_weights[layer])
+        assert np.array_equal(np.array(data["new_biases"][layer]), network.biases[layer] - 0.03 * network.grad_biases[layer])
+    assert data["loss_after"] < data["loss"]
+
+
+def test_perceptron_view_is_the_first_epoch_the_playground_trains(client: TestClient) -> None:
+    data = client.get(f"/lessons/{number_of('perceptron')}/view").json()
+    trainer = Trainer(lesson("perceptron").config().to_setup())
+    assert data["start"] == {"w": trainer.network.weights[0][:, 0].tolist(), "b": trainer.network.biases[0][0]}
+    steps = data["steps"]
+    assert len(steps) == len(trainer.x_train)
+    trainer.step(1)
+    assert steps[-1]["w"] == trainer.network.weights[0][:, 0].tolist() and steps[-1]["b"] == trainer.network.biases[0][0]
+    for before, step in zip([data["start"], *steps], steps):
+        assert step["prediction"] == (1.0 if step["z"] >= 0 else 0.0)
+        error = step["y"] - step["prediction"]
+        assert np.allclose(step["w"], np.array(before["w"]) + 0.03 * error * np.array(step["x"]))
+    assert sum(s["y"] != s["prediction"] for s in steps) > 5  # the line visibly moves
+    # it follows the student's dataset, and says when it cannot show the configuration
+    xor = client.get(f"/lessons/{number_of('perceptron')}/view?{lesson('perceptron').config().with_changes(dataset='xor').to_query()}")
+    assert xor.status_code == 200 and xor.json()["steps"] != steps
+    refused = client.get(f"/lessons/{number_of('perceptron')}/view?dataset=gauss&layers=2&lang=es")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["message"] == ES["lessons.view.not_a_perceptron"]
+    too_big = client.get(f"/lessons/{number_of('backprop')}/view?dataset=xor&layers=8,8&lang=en")
+    assert too_big.status_code == 422 and too_big.json()["detail"][0]["message"] == EN["lessons.view.too_big"]
+
+
+def test_cost_surface_view_is_an_exhaustive_grid_with_the_descent_path(client: TestClient) -> None:
+    data = client.get(f"/lessons/{number_of('bruteforce')}/view").json()
+    assert len(data["w1"]) == len(data["w2"]) == 61 and data["evaluations"] == 61 * 61  # the text's count
+    trainer = Trainer(PlaygroundConfig(dataset="plane", layers=(), features=("x1", "x2")).to_setup())
+    for i, j in ((0, 0), (30, 45), (60, 7)):
+        z = trainer.x_train @ np.array([[data["w1"][j]], [data["w2"][i]]])
+        assert math.isclose(data["cost"][i][j], loss_value("mse", "linear", z, z, trainer.y_train), abs_tol=1e-6)
+    cost = np.array(data["cost"])
+    assert data["best"] == [data["w1"][np.argmin(cost) % 61], data["w2"][np.argmin(cost) // 61]]
+    assert np.all(np.abs(np.array(data["best"]) - data["true"]) <= 0.02)  # one grid step
+    path = np.array(data["path"])
+    assert len(path) == data["steps"] + 1 and np.all(np.abs(np.array(data["learned"]) - data["true"]) < 0.01)
+    costs = [np.mean((trainer.x_train @ w - trainer.y_train[:, 0]) ** 2) for w in path]
+    assert all(later < earlier for earlier, later in zip(costs, costs[1:]))  # downhill all the way
+
+
+def test_standardize_view_compares_ranges_and_losses(client: TestClient) -> None:
+    data = client.get(f"/lessons/{number_of('standardize')}/view").json()
+    assert data["labels"] == ["x₁", "x₂", "x₁²", "x₂²"]
+    raw, standardized = data["runs"]["none"], data["runs"]["standardize"]
+    assert raw["ranges"][2][0] >= 0 and raw["ranges"][2][1] > 35 and raw["ranges"][0][1] < 6.01
+    assert all(-3 < low < 0 < high < 3 for low, high in standardized["ranges"])
+    assert raw["diverged"] is not None and raw["diverged"] <= 5 and standardized["diverged"] is None
+    assert len(standardized["loss"]) == data["epochs"] + 1 and standardized["loss"][-1] < standardized["loss"][0] / 100

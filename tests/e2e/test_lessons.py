@@ -34,6 +34,9 @@ def test_every_lesson_opens_with_its_playground(page: Page, lang: str) -> None:
         expect(page.locator("html")).to_have_attribute("lang", lang)
         # the address stays on the lesson (playground.js would point it at the playground's page)
         assert re.search(rf"/lessons/{number}\?.*lang={lang}", page.url), page.url
+        if lesson.view:  # its own view is drawn, with no error
+            expect(page.locator("#lesson-view .view-body > *").first).to_be_visible()
+            expect(page.locator("#lesson-view .view-error")).to_be_hidden()
         observe = page.locator(".lesson-observe")
         expect(observe.locator("p")).to_be_hidden()
         observe.locator("summary").click()
@@ -63,3 +66,30 @@ def test_next_and_previous(page: Page) -> None:
     expect(page.locator("#lesson-title")).to_have_text(f"2. {ES['lessons.activation.title']}")
     page.locator("a[rel=prev]").click()
     expect(page.locator("#lesson-title")).to_have_text(f"1. {ES['lessons.neuron.title']}")
+
+
+def test_backpropagation_step_through(page: Page) -> None:
+    number = [lesson.key for lesson in LESSONS].index("backprop") + 1
+    open_lesson(page, number, "es")
+    view = page.locator("#lesson-view")
+    expect(view.locator(".view-position")).to_have_text("1 de 5")
+    expect(view.locator("[data-move=back]")).to_be_disabled()
+    for _ in range(4):
+        view.locator("[data-move=forward]").click()
+    expect(view.locator(".view-position")).to_have_text("5 de 5")
+    expect(view.locator("tbody tr")).to_have_count(9)  # 6 weights and 3 biases, each with its update
+    expect(view.locator(".view-result")).to_contain_text("Coste de este lote")
+
+
+def test_perceptron_point_by_point_follows_the_dataset(page: Page) -> None:
+    number = [lesson.key for lesson in LESSONS].index("perceptron") + 1
+    open_lesson(page, number, "en")
+    view = page.locator("#lesson-view")
+    expect(view.locator(".view-position")).to_have_text(re.compile(r"^1 of \d+$"))
+    view.locator("[data-move=mistake]").click()
+    expect(view.locator(".view-result.wrong")).to_contain_text("Mistake")
+    expect(view.locator(".js-plotly-plot")).to_have_count(2)
+    page.evaluate("document.getElementById('playground').setAttribute('data-e2e-old', '')")
+    page.locator("input[name=dataset][value=xor]").check()
+    expect(page.locator("#playground")).not_to_have_attribute("data-e2e-old", "")
+    expect(view.locator(".view-position")).to_have_text(re.compile(r"^1 of \d+$"))  # drawn again for XOR
