@@ -1,5 +1,6 @@
 """English catalogue. Keys are shared with catalogue_es.py; a test checks both are complete."""
 
+from app.catalogue_controls_en import CONTROLS_EN
 from app.catalogue_lessons_en import LESSONS_EN
 
 EN: dict[str, str] = {
@@ -28,14 +29,14 @@ EN: dict[str, str] = {
     "field.loss": "Loss",
     "field.optimizer": "Optimizer",
     "field.lr": "Learning rate",
-    "field.momentum": "Momentum",
+    "field.momentum": "Momentum μ",
     "field.beta1": "β₁",
     "field.beta2": "β₂",
     "field.eps": "ε",
     "field.alpha": "Smoothing factor ρ",
     "field.weight_decay": "Weight decay",
     "field.schedule": "Learning-rate schedule",
-    "field.step_size": "Every (epochs)",
+    "field.step_size": "Every s epochs",
     "field.gamma": "Factor γ",
     "field.decay": "Decay factor d",
     "field.reg": "Regularization",
@@ -199,6 +200,8 @@ EN: dict[str, str] = {
     "article.hidden.text": "A single neuron can only draw a straight line. On the exclusive-or data it fails; add a hidden layer and the network combines several lines into a curved boundary. Alternatively, give it features such as x₁² and x₂² and even one neuron can draw a circle.",
     # -- the lessons (app/lessons.py): their text lives in catalogue_lessons_en.py --
     **LESSONS_EN,
+    # -- a formula and a line beside each training control: catalogue_controls_en.py --
+    **CONTROLS_EN,
     # -- classroom: join page, lesson links, gallery (app/routes/classroom.py, app/gallery.py) --
     "join.show": "Show join page",
     "join.title": "Join the playground",

@@ -1,5 +1,6 @@
 """Catálogo en español. Las claves son las de catalogue_en.py; un test comprueba que estén todas."""
 
+from app.catalogue_controls_es import CONTROLS_ES
 from app.catalogue_lessons_es import LESSONS_ES
 
 ES: dict[str, str] = {
@@ -27,14 +28,14 @@ ES: dict[str, str] = {
     "field.loss": "Función de coste",
     "field.optimizer": "Optimizador",
     "field.lr": "Tasa de aprendizaje",
-    "field.momentum": "Momento",
+    "field.momentum": "Momento μ",
     "field.beta1": "β₁",
     "field.beta2": "β₂",
     "field.eps": "ε",
     "field.alpha": "Factor de suavizado ρ",
     "field.weight_decay": "Decaimiento de pesos",
     "field.schedule": "Decaimiento de la tasa de aprendizaje",
-    "field.step_size": "Cada (épocas)",
+    "field.step_size": "Cada s épocas",
     "field.gamma": "Factor γ",
     "field.decay": "Factor de decaimiento d",
     "field.reg": "Regularización",
@@ -193,6 +194,8 @@ ES: dict[str, str] = {
     "article.hidden.text": "Una sola neurona solo puede trazar una línea recta. Con los datos XOR fracasa; añade una capa oculta y la red combina varias rectas en una frontera curva. O bien dale características como x₁² y x₂², y hasta una sola neurona puede dibujar un círculo.",
     # -- the lessons (app/lessons.py): their text lives in catalogue_lessons_es.py --
     **LESSONS_ES,
+    # -- a formula and a line beside each training control: catalogue_controls_es.py --
+    **CONTROLS_ES,
     # -- clase: página para unirse, enlaces de lección, galería (app/routes/classroom.py, app/gallery.py) --
     "join.show": "Página para unirse",
     "join.title": "Únete al laboratorio",

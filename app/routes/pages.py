@@ -197,6 +197,7 @@ def _render(
         "query": config.to_query(),
         "problem": problem,
         "metric": "r2" if problem == "regression" else "accuracy",
+        "plotted_loss": view["loss"],
         "epoch": view["epoch"],
         "options": OPTIONS,
         "layout": network_layout(config, view["n_outputs"]),
