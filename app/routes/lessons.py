@@ -28,6 +28,11 @@ def lesson_path(number: int) -> str:
     return f"/lessons/{number}"
 
 
+def _in(lang: str, path: str) -> str:
+    """``path`` in ``lang``, with nothing else in its query."""
+    return f"{path}?{urlencode({'lang': lang})}"
+
+
 @router.get("/lessons", response_class=HTMLResponse)
 def lessons(request: Request) -> HTMLResponse:
     """The whole sequence, each lesson with its formula."""
@@ -35,7 +40,7 @@ def lessons(request: Request) -> HTMLResponse:
     context = {
         "t": translator(lang),
         "lang": lang,
-        "languages": [(code, name, f"/lessons?{urlencode({'lang': code})}") for code, name in LANGUAGES],
+        "languages": [(code, name, _in(code, "/lessons")) for code, name in LANGUAGES],
         "lessons": [(lesson_path(n), lesson) for n, lesson in enumerate(LESSONS, start=1)],
     }
     return templates.TemplateResponse(request, "lessons/index.html", context)
@@ -56,10 +61,10 @@ def lesson(number: int, request: Request, store: SessionStore = Depends(get_stor
         "total": len(LESSONS),
         "lesson_path": path,
         "lesson_languages": [(code, name, page_url(config, code, path)) for code, name in LANGUAGES],
-        "restart": f"{path}?{urlencode({'lang': lang})}",
-        "index": f"/lessons?{urlencode({'lang': lang})}",
-        "previous": f"{lesson_path(number - 1)}?{urlencode({'lang': lang})}" if number > 1 else None,
-        "next": f"{lesson_path(number + 1)}?{urlencode({'lang': lang})}" if number < len(LESSONS) else None,
+        "restart": _in(lang, path),
+        "index": _in(lang, "/lessons"),
+        "previous": _in(lang, lesson_path(number - 1)) if number > 1 else None,
+        "next": _in(lang, lesson_path(number + 1)) if number < len(LESSONS) else None,
     }
     return open_playground(request, store, "lessons/lesson.html", config, lang, notes, context)
 

@@ -37,6 +37,9 @@ def test_the_help_beside_each_control_follows_the_choice(client: TestClient, lan
     for kind in EXPLAINED:
         assert help_of(html, kind) == catalogue[f"help.{kind}.{chosen[kind]}"], kind
     assert help_of(html, "lr") == catalogue["help.lr"]
+    # the label's title says it too: narrow screens hide the line and keep the tooltip
+    title = re.search(r'data-control="loss" title="([^"]*)"', html)
+    assert title and unescape(title.group(1)) == catalogue["help.loss.mse"]
     # a hidden control takes its help with it
     assert '<small class="control-help">' not in client.get(f"/?{query}&hide={','.join((*EXPLAINED, 'lr'))}").text
 

@@ -18,7 +18,7 @@ from app.catalogue_es import ES
 from app.config import PlaygroundConfig, parse_query
 from app.lesson_views import VIEWS
 from app.lessons import LESSONS, PAGE_FURNITURE, lesson_at
-from engine.losses import loss_value, output_gradient
+from engine.losses import loss_value, output_gradient, penalty
 from engine.trainer import Trainer
 
 LESSON_TEXTS = ("title", "text", "formula", "try", "question", "observe")
@@ -211,6 +211,9 @@ def claim_decay() -> None:
 
 def claim_regularization() -> None:
     with_l2, without = trained("regularization", 500), trained("regularization", 500, reg="none", reg_rate=0.0)
+    # the chart plots the data's cost only: the penalty is not in it
+    assert with_l2.history.train_loss[-1] == with_l2.batch_loss(with_l2.x_train, with_l2.y_train)
+    assert penalty("l2", 0.03, with_l2.network.params[: with_l2.network.n_weights]) > 0.01
     assert without.history.train_metric[-1] - without.history.test_metric[-1] > 0.1
     assert without.history.test_loss[-1] > with_l2.history.test_loss[-1]
     l1 = trained("regularization", 500, reg="l1", reg_rate=0.01)
