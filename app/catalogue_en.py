@@ -1,5 +1,8 @@
 """English catalogue. Keys are shared with catalogue_es.py; a test checks both are complete."""
 
+from app.catalogue_controls_en import CONTROLS_EN
+from app.catalogue_lessons_en import LESSONS_EN
+
 EN: dict[str, str] = {
     "app.title": "Neural network playground",
     "app.tagline": "Tinker with a small neural network right here in your browser. It trains on the class server.",
@@ -26,16 +29,16 @@ EN: dict[str, str] = {
     "field.loss": "Loss",
     "field.optimizer": "Optimizer",
     "field.lr": "Learning rate",
-    "field.momentum": "Momentum",
+    "field.momentum": "Momentum μ",
     "field.beta1": "β₁",
     "field.beta2": "β₂",
     "field.eps": "ε",
-    "field.alpha": "Decay α",
+    "field.alpha": "Smoothing factor ρ",
     "field.weight_decay": "Weight decay",
     "field.schedule": "Learning-rate schedule",
-    "field.step_size": "Every (epochs)",
+    "field.step_size": "Every s epochs",
     "field.gamma": "Factor γ",
-    "field.decay": "Decay",
+    "field.decay": "Decay factor d",
     "field.reg": "Regularization",
     "field.reg_rate": "Regularization rate",
     "field.batch": "Batch size",
@@ -49,7 +52,7 @@ EN: dict[str, str] = {
     "field.lang": "Language",
     # choices
     "dataset.circle": "Circle",
-    "dataset.xor": "Exclusive or",
+    "dataset.xor": "XOR (exclusive or)",
     "dataset.gauss": "Two Gaussians",
     "dataset.spiral": "Spiral",
     "dataset.moons": "Moons",
@@ -75,7 +78,7 @@ EN: dict[str, str] = {
     "activation.swish": "Swish",
     "optimizer.gd": "Gradient descent (full batch)",
     "optimizer.sgd": "Stochastic gradient descent",
-    "optimizer.momentum": "Momentum",
+    "optimizer.momentum": "Gradient descent with momentum",
     "optimizer.nesterov": "Nesterov",
     "optimizer.adagrad": "Adagrad",
     "optimizer.rmsprop": "RMSprop",
@@ -106,7 +109,7 @@ EN: dict[str, str] = {
     "data.which": "Which dataset do you want to use?",
     "data.regenerate": "Regenerate",
     "features.title": "Features",
-    "features.hint": "Which properties do you want to feed in?",
+    "features.hint": "Which input features do you want to feed in?",
     "network.hidden_layers": "{count} hidden layers",
     "network.hidden_layers.one": "1 hidden layer",
     "network.add_layer": "Add a hidden layer",
@@ -115,7 +118,7 @@ EN: dict[str, str] = {
     "network.remove_neuron": "Remove a neuron",
     "network.neurons": "{count} neurons",
     "network.neurons.one": "1 neuron",
-    "network.edges": "Connections between neurons; the thicker the line, the larger the weight",
+    "network.edges": "Connections between neurons; the thicker the line, the larger the weight's absolute value",
     "network.edit_bias": "Neuron: click to change its bias",
     "network.hint": "Blue lines are positive weights, orange ones negative. Hover to read a weight; click a line or a neuron to change a weight or a bias.",
     "formula.linear": "f(z) = z",
@@ -175,7 +178,7 @@ EN: dict[str, str] = {
     "error.int_parsing": "must be a whole number",
     "error.int_from_float": "must be a whole number",
     "error.bool_parsing": "must be 1 or 0",
-    "error.too_short": "needs at least {min_length}",
+    "error.too_short": "needs at least {min_length} item(s)",
     "error.too_long": "allows at most {max_length}",
     "error.extra_forbidden": "is not a setting of the playground",
     "error.repeated_value": "each value may appear only once",
@@ -199,6 +202,10 @@ EN: dict[str, str] = {
     "article.bruteforce.text": "One could try random weights and keep the best. Choose 'brute-force random search' as the optimizer and compare: without the gradient, most tries are wasted, and the more weights, the worse it gets.",
     "article.hidden.title": "Hidden layers",
     "article.hidden.text": "A single neuron can only draw a straight line. On the exclusive-or data it fails; add a hidden layer and the network combines several lines into a curved boundary. Alternatively, give it features such as x₁² and x₂² and even one neuron can draw a circle.",
+    # -- the lessons (app/lessons.py): their text lives in catalogue_lessons_en.py --
+    **LESSONS_EN,
+    # -- a formula and a line beside each training control: catalogue_controls_en.py --
+    **CONTROLS_EN,
     # -- classroom: join page, lesson links, gallery (app/routes/classroom.py, app/gallery.py) --
     "join.show": "Show join page",
     "join.title": "Join the playground",
@@ -262,7 +269,7 @@ EN: dict[str, str] = {
     "gallery.full_batch.title": "Full-batch gradient descent",
     "gallery.full_batch.text": "One smooth step per epoch over the whole training set: it needs many more epochs than the mini-batches.",
     "gallery.step_activation.title": "The step activation",
-    "gallery.step_activation.text": "The step's derivative is zero everywhere, so no gradient reaches the hidden neurons and they never learn.",
+    "gallery.step_activation.text": "The step's derivative is zero except at z = 0, so no gradient reaches the hidden neurons and they never learn.",
     "gallery.random_search.title": "Brute-force random search",
     "gallery.random_search.text": "Random changes to all the weights, kept only when the loss falls: no gradient at all. After 100 epochs, compare it with the next one.",
     "gallery.gradient_descent.title": "Gradient descent, same task",

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.paths import STATIC_DIR
 from app.routes import api, classroom, pages, stream
+from app.routes import lessons as lesson_pages
 from app.security import BodyLimit, SecurityHeaders
 from app.sessions import ClientAddress, InMemorySessionStore
 from app.settings import Settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(pages.router)
     app.include_router(classroom.router)
+    app.include_router(lesson_pages.router)
     api.install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)

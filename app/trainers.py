@@ -71,6 +71,7 @@ def _view(trainer: Trainer) -> dict[str, Any]:
         "frame": build_frame(trainer),
         "data": data_points(trainer),
         "problem": trainer.problem,
+        "loss": trainer.loss_name,  # "auto" resolved: the loss the curves plot
         "n_outputs": trainer.network.sizes[-1],
     }
 

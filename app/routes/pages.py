@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -78,9 +79,23 @@ def playground(request: Request, store: SessionStore = Depends(get_store)) -> HT
 def _open(request: Request, store: SessionStore, template: str) -> HTMLResponse:
     lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     config, notes = parse_query(list(request.query_params.multi_items()), ignore=PAGE_KEYS)
+    return open_playground(request, store, template, config, lang, notes)
+
+
+def open_playground(
+    request: Request,
+    store: SessionStore,
+    template: str,
+    config: PlaygroundConfig,
+    lang: str,
+    notes: list[FieldError] = (),
+    context: Mapping[str, Any] = MappingProxyType({}),
+) -> HTMLResponse:
+    """A new session for ``config``, rendered with ``template``: the playground page, or a page
+    that embeds the playground under its own text (a lesson, with its ``context``)."""
     session = store.create(config)
     with session.lock:
-        return _render(request, template, session, lang, notes=notes)
+        return _render(request, template, session, lang, notes=notes, extra=context)
 
 
 @router.post("/s/{sid}/config", response_class=HTMLResponse)
@@ -152,8 +167,10 @@ def _render(
     notes: list[FieldError] = (),
     errors: list[FieldError] = (),
     messages: list[str] = (),
+    extra: Mapping[str, Any] = MappingProxyType({}),
 ) -> HTMLResponse:
-    """Render with the session's current state (the caller holds the session's lock)."""
+    """Render with the session's current state (the caller holds the session's lock); ``extra``
+    is what a page embedding the playground adds to the context."""
     t = translator(lang)
     config, view = session.config, session.run("view")
     frame, problem = view["frame"], view["problem"]
@@ -182,6 +199,7 @@ def _render(
         "query": config.to_query(),
         "problem": problem,
         "metric": "r2" if problem == "regression" else "accuracy",
+        "plotted_loss": view["loss"],
         "epoch": view["epoch"],
         "options": OPTIONS,
         "layout": network_layout(config, view["n_outputs"]),
@@ -206,6 +224,7 @@ def _render(
         # json for a <script> element: "</" must not close it early
         "state_json": json.dumps(state, separators=(",", ":")).replace("</", "<\\/"),
         **{f"{kind}_labels": _labels(t, kind) for kind in OPTIONS.choices},
+        **extra,
     }
     return templates.TemplateResponse(request, template, context)
 

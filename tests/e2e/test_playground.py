@@ -236,7 +236,7 @@ def test_language_switch_keeps_training(page: Page):
     expect(page.locator("#play")).to_have_attribute("aria-pressed", "false")
     before = paused_epoch(page)
     swap(page, lambda: page.get_by_role("button", name="Español").click())
-    expect(page.locator("h1")).to_have_text("Patio de juegos de redes neuronales")
+    expect(page.locator("h1")).to_have_text("Laboratorio de redes neuronales")
     expect(page).to_have_url(re.compile(r"[?&]lang=es(&|$)"))
     assert epoch(page) >= before > 0
     page.click("#step")
@@ -246,8 +246,8 @@ def test_language_switch_keeps_training(page: Page):
 def test_language_switch_updates_document_title_and_lang(page: Page):
     open_ready(page)
     swap(page, lambda: page.get_by_role("button", name="Español").click())
-    expect(page.locator("h1")).to_have_text("Patio de juegos de redes neuronales")
-    assert page.title() == "Patio de juegos de redes neuronales"
+    expect(page.locator("h1")).to_have_text("Laboratorio de redes neuronales")
+    assert page.title() == "Laboratorio de redes neuronales"
     assert page.locator("html").get_attribute("lang") == "es"
 
 
