@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.paths import STATIC_DIR
-from app.routes import api, classroom, pages
+from app.routes import api, classroom, errors, pages
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
 from app.trainers import make_trainers
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(classroom.router)
     api.install_error_handlers(app)
+    errors.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

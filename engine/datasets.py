@@ -471,22 +471,3 @@ class Scaler:
         if m.ndim != 2 or m.shape[1] != self.n_features:
             raise ValueError(f"transform needs shape (n, {self.n_features}), got {m.shape}")
         return (m - self.offset) / self.scale
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "offset": [float(v) for v in self.offset],
-            "scale": [float(v) for v in self.scale],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Scaler:
-        try:
-            method, offset, scale = data["method"], data["offset"], data["scale"]
-        except KeyError as missing:
-            raise ValueError(f"scaler dict lacks key {missing}") from None
-        return cls(
-            method=method,
-            offset=np.array(offset, dtype=np.float64),
-            scale=np.array(scale, dtype=np.float64),
-        )

@@ -17,8 +17,11 @@
   const $ = (id) => document.getElementById(id);
 
   function message(key, params = {}) {
+    // Every {name} is filled (a message may use one twice); numbers as the page's language writes them.
     let text = state.messages[key] || key;
-    for (const [name, value] of Object.entries(params)) text = text.replace(`{${name}}`, value);
+    for (const [name, value] of Object.entries(params)) {
+      text = text.replaceAll(`{${name}}`, typeof value === "number" ? value.toLocaleString(state.lang) : value);
+    }
     return text;
   }
 
@@ -177,6 +180,7 @@
       { x: curve.epochs.slice(), y: curve.train.slice(), name: message("train"), mode: "lines", line: { color: "#333", width: 2 } },
     ], {
       margin: { l: 40, r: 8, t: 8, b: 30 }, height: 130,
+      separators: state.separators, // the decimal mark of the page's language
       xaxis: { title: { text: message("epoch") }, zeroline: false, range: [0, Math.max(10, curve.epochs[curve.epochs.length - 1] || 0)] },
       yaxis: { title: { text: message("loss") }, rangemode: "tozero" },
       legend: { orientation: "h", y: 1.15, x: 0 }, hovermode: "x unified",
@@ -237,6 +241,7 @@
     if (state.showTest) traces.push(points(state.data.test, "#000", message("test")));
     Plotly.react("output-chart", traces, {
       margin: { l: 30, r: 8, t: 8, b: 30 }, showlegend: false,
+      separators: state.separators, // the decimal mark of the page's language
       xaxis: { range: [-6, 6], constrain: "domain", zeroline: false },
       yaxis: { range: [-6, 6], scaleanchor: "x", zeroline: false },
     }, { displayModeBar: false, responsive: true });
@@ -296,6 +301,7 @@
       { x: a.z, y: a.df, name: message("derivative"), mode: "lines", line: { color: state.colours.negative, width: 2, dash: "dash" } },
     ], {
       margin: { l: 30, r: 8, t: 8, b: 24 }, height: 120, showlegend: false,
+      separators: state.separators, // the decimal mark of the page's language
       xaxis: { zeroline: true }, yaxis: { zeroline: true },
     }, { displayModeBar: false, responsive: true });
   }
@@ -303,14 +309,18 @@
   // ---- editing weights and biases ------------------------------------------------------------
 
   function edit(label, current, save) {
+    // The box shows the number as the page's language writes it (0,25 in Spanish) and reads it
+    // back with either mark; weights come rounded to 6 significant digits.
     const dialog = $("edit-dialog");
+    const decimalMark = state.separators[0];
     $("edit-label").textContent = label;
-    $("edit-value").value = current;
+    $("edit-value").value = current.toLocaleString(state.lang, { maximumSignificantDigits: 6, useGrouping: false });
     $("edit-error").textContent = "";
     $("edit-save").onclick = () => {
-      const value = Number($("edit-value").value);
-      if ($("edit-value").value.trim() === "" || !Number.isFinite(value) || Math.abs(value) > state.maxEdit) {
-        $("edit-error").textContent = message("invalid_number", { max: state.maxEdit.toLocaleString(state.lang) });
+      const text = $("edit-value").value.trim();
+      const value = Number(text.includes(".") ? text : text.replace(decimalMark, "."));
+      if (text === "" || !Number.isFinite(value) || Math.abs(value) > state.maxEdit) {
+        $("edit-error").textContent = message("invalid_number", { max: state.maxEdit });
         return;
       }
       dialog.close();
@@ -338,36 +348,44 @@
   }
 
   function bindNetwork() {
+    // Every weight (a line) and bias (a neuron) is read by hovering or focusing it, and edited by
+    // clicking it or pressing Enter or Space on it.
     const tooltip = $("tooltip");
-    document.querySelectorAll("svg.edges path").forEach((path) => {
-      const { layer, source, target } = path.dataset;
-      path.addEventListener("mousemove", (event) => {
+    const editable = (element, name, value, save) => {
+      const show = (x, y) => {
         tooltip.hidden = false;
-        tooltip.textContent = `${message("weight", { source: nodeName(+layer, +source), target: nodeName(+layer + 1, +target) })}: ${format(weights[layer][source][target])}`;
-        tooltip.style.left = `${event.pageX + 12}px`;
-        tooltip.style.top = `${event.pageY + 12}px`;
+        tooltip.textContent = `${name()}: ${format(value())}`;
+        tooltip.style.left = `${x + 12}px`;
+        tooltip.style.top = `${y + 12}px`;
+      };
+      const open = () => edit(name(), value(), save);
+      element.addEventListener("mousemove", (event) => show(event.pageX, event.pageY));
+      element.addEventListener("focus", () => {
+        const box = element.getBoundingClientRect();
+        show(box.left + window.scrollX + box.width / 2, box.top + window.scrollY + box.height / 2);
       });
-      path.addEventListener("mouseleave", () => { tooltip.hidden = true; });
-      path.addEventListener("click", () => edit(
-        message("weight", { source: nodeName(+layer, +source), target: nodeName(+layer + 1, +target) }),
-        weights[layer][source][target],
-        (value) => api("PUT", "/weight", { layer: +layer, source: +source, target: +target, value }),
-      ));
+      element.addEventListener("mouseleave", () => { tooltip.hidden = true; });
+      element.addEventListener("blur", () => { tooltip.hidden = true; });
+      element.addEventListener("click", open);
+      element.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          open();
+        }
+      });
+    };
+    document.querySelectorAll("svg.edges path").forEach((path) => {
+      const [layer, source, target] = ["layer", "source", "target"].map((key) => Number(path.dataset[key]));
+      const name = () => message("weight", { source: nodeName(layer, source), target: nodeName(layer + 1, target) });
+      path.setAttribute("aria-label", name());
+      editable(path, name, () => weights[layer][source][target],
+        (value) => api("PUT", "/weight", { layer, source, target, value }));
     });
     document.querySelectorAll(".node[tabindex]").forEach((node) => {
       const layer = Number(node.dataset.layer) - 1;
       const index = Number(node.dataset.index);
-      const open = () => edit(message("bias"), biases[layer][index],
+      editable(node, () => message("bias"), () => biases[layer][index],
         (value) => api("PUT", "/bias", { layer, node: index, value }));
-      node.addEventListener("click", open);
-      node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
-      node.addEventListener("mousemove", (event) => {
-        tooltip.hidden = false;
-        tooltip.textContent = `${message("bias")}: ${format(biases[layer][index])}`;
-        tooltip.style.left = `${event.pageX + 12}px`;
-        tooltip.style.top = `${event.pageY + 12}px`;
-      });
-      node.addEventListener("mouseleave", () => { tooltip.hidden = true; });
     });
   }
 
@@ -403,7 +421,7 @@
     state = JSON.parse(element.textContent);
     document.documentElement.lang = state.lang; // the language switch swaps only the playground
     document.title = state.title;
-    window.history.replaceState(null, "", `/?${state.query}&lang=${state.lang}`);
+    window.history.replaceState(null, "", state.url); // the canonical link, as HX-Replace-Url sends it
     curve = { epochs: [], train: [], test: [] };
     bindButtons();
     bindNetwork();
@@ -414,7 +432,7 @@
     setPlaying(playing);
   }
 
-  document.addEventListener("DOMContentLoaded", start);
-  // Every change of the form swaps the whole playground in; start again on the new content.
-  document.addEventListener("htmx:afterSettle", start);
+  // htmx.onLoad runs on the first page and on everything HTMX swaps in (the whole playground after
+  // every change of the form): start again only when that content is a playground.
+  htmx.onLoad((element) => { if (element === document.body || element.id === "playground") start(); });
 })();
