@@ -1,6 +1,6 @@
 """Datasets the playground trains on: generators, train/test split, input features, scaling.
 
-Every point lives in the square [-6, 6]² (the square the page draws), and every random number
+Every point lives in the square [-HALF_SIDE, HALF_SIDE]² (the square the page draws), and every random number
 comes from a ``numpy.random.Generator`` so that the same configuration gives the same data on
 every machine. The binary and regression shapes follow TensorFlow Playground's ``dataset.ts``
 (geometry and noise scaling), with its labels -1/+1 mapped to 0/1.

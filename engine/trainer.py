@@ -188,9 +188,10 @@ class History:
 
 @dataclass
 class Snapshot:
-    """One moment of training, for drawing. Maps are sampled on a G×G grid over [-6, 6]²:
-    row i has x2 = grid[i], column j has x1 = grid[j]. The maps are float32 (computed in float32
-    from the float64 weights: ample for colours, and about twice as fast); weights are float64."""
+    """One moment of training, for drawing. Maps are sampled on a G×G grid over the input square
+    [-HALF_SIDE, HALF_SIDE]²: row i has x2 = grid[i], column j has x1 = grid[j]. The maps are
+    float32 (computed in float32 from the float64 weights: ample for colours, and about twice as
+    fast); weights are float64."""
 
     epoch: int
     grid: Array

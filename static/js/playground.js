@@ -310,11 +310,11 @@
 
   function edit(label, current, save) {
     // The box shows the number as the page's language writes it (0,25 in Spanish) and reads it
-    // back with either mark; weights come rounded to 6 significant digits.
+    // back with either mark; weights come rounded to 6 significant digits (null: not finite).
     const dialog = $("edit-dialog");
     const decimalMark = state.separators[0];
     $("edit-label").textContent = label;
-    $("edit-value").value = current.toLocaleString(state.lang, { maximumSignificantDigits: 6, useGrouping: false });
+    $("edit-value").value = current === null ? "" : current.toLocaleString(state.lang, { maximumSignificantDigits: 6, useGrouping: false });
     $("edit-error").textContent = "";
     $("edit-save").onclick = () => {
       const text = $("edit-value").value.trim();
