@@ -109,6 +109,7 @@ async def change(sid: str, request: Request, store: SessionStore = Depends(get_s
 def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: SessionStore) -> HTMLResponse:
     form = {k: v for k, v in items}
     lang = choose_language(str(form.get("lang", "")), request.headers.get("accept-language"))
+    typed = {k: str(v) for k, v in items if k in TYPED_NUMBERS and str(v).strip()}  # as the student wrote them
     items = [(k, read_number(str(v), lang) if k in TYPED_NUMBERS else str(v)) for k, v in items]
     values = parse_form_values([(k, v) for k, v in items if k not in (*PAGE_KEYS, "problem")])
     problem = form.get("problem")
@@ -120,9 +121,9 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
     if session is not None:
         with session.lock:
             try:
-                errors = _apply(session, values)
-                typed = {k: v for k, v in items if k in TYPED_NUMBERS and any(e.field == k for e in errors)}
-                response = _render(request, "partials/playground.html", session, lang, errors=errors, typed=typed)
+                errors = _apply(session, values, typed)
+                refused = {k: v for k, v in typed.items() if any(e.field == k for e in errors)}
+                response = _render(request, "partials/playground.html", session, lang, errors=errors, typed=refused)
                 return response if errors else _with_url(response, session.config, lang)
             except TrainerGone:  # its worker process died: as good as expired
                 store.delete(sid)
@@ -135,23 +136,23 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
     return _with_url(response, session.config, lang)
 
 
-def _apply(session: Session, values: dict[str, Any]) -> list[FieldError]:
+def _apply(session: Session, values: dict[str, Any], typed: dict[str, str]) -> list[FieldError]:
     """Apply the form to the session, or say what is wrong with it (the session unchanged)."""
     try:
         session.apply(validate_config(values))
     except ConfigError as exc:
-        return [_naming_the_value(e, values) for e in first_error_per_field(exc.errors)]
+        return [_naming_the_value(e, typed) for e in first_error_per_field(exc.errors)]
     except ValueError as exc:
         return [FieldError("config", str(exc))]
     return []
 
 
-def _naming_the_value(error: FieldError, values: dict[str, Any]) -> FieldError:
-    """A typed value that was refused is repeated in the message, so that the message always
-    speaks of what is in the box (the box keeps it, see ``typed``)."""
-    if error.field not in TYPED_NUMBERS or error.field not in values:
+def _naming_the_value(error: FieldError, typed: dict[str, str]) -> FieldError:
+    """A typed value that was refused is repeated in the message as the student wrote it, so that
+    the message always speaks of what is in the box (the box keeps it, see ``_render``)."""
+    if error.field not in typed:
         return error
-    return FieldError(error.field, error.message, error.code, (*error.params, ("rejected", str(values[error.field]))))
+    return FieldError(error.field, error.message, error.code, (*error.params, ("rejected", typed[error.field])))
 
 
 def _drop_choices_the_problem_refuses(values: dict[str, Any]) -> None:
@@ -185,13 +186,14 @@ def _render(
     are refused numbers, shown in their boxes as the student typed them."""
     t = translator(lang)
     config, view = session.config, session.run("view")
+    url = page_url(config, lang)
     frame, problem = view["frame"], view["problem"]
     state = {
         "sid": session.id,
         "frame": frame,
         "data": view["data"],
         "query": config.to_query(),
-        "url": page_url(config, lang),  # the address bar's canonical link (HX-Replace-Url's twin)
+        "url": url,  # the address bar's canonical link (HX-Replace-Url's twin)
         "lang": lang,
         "separators": number_separators(lang),  # for Plotly's axes: "," decimal mark in Spanish
         "halfSide": HALF_SIDE,  # the input square is [-halfSide, halfSide]²
@@ -212,7 +214,7 @@ def _render(
         "config": config,
         "values": config.model_dump(),
         "query": config.to_query(),
-        "url": page_url(config, lang),
+        "url": url,
         "join_url": page_url(config, lang, "/join"),
         "typed": typed or {},
         "problem": problem,

@@ -178,6 +178,9 @@ def test_spanish_boxes_take_the_decimal_comma(client: TestClient) -> None:
                          data={**helpers.form_values(page), "beta1": ["0,85"]})
     assert answer.status_code == 200 and '<section class="notes"' not in answer.text
     assert "beta1=0.85" in answer.headers["HX-Replace-Url"]
+    refused = _post(client, "optimizer=adam&lang=es", beta1="1,5")  # named and kept as written
+    assert "β₁ «1,5»: debe ser como mucho 0,999" in unescape(refused)
+    assert 'value="1,5"' in re.search(r'<input [^>]*name="beta1"[^>]*>', refused).group(0)
     # in English a comma is not a decimal mark: refused, and named
     assert "β₁ «0,85»: must be a number" in unescape(_post(client, "optimizer=adam&lang=en", beta1="0,85"))
 
