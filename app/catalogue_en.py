@@ -102,7 +102,7 @@ EN: dict[str, str] = {
     "init.xavier": "Xavier / Glorot",
     "init.he": "He",
     "init.uniform": "Uniform [0, 1)",
-    "init.playground": "Playground ±0.5",
+    "init.playground": "Uniform ±0.5 (as in TensorFlow Playground)",
     "init.zeros": "Zeros",
     # columns
     "data.title": "Data",
@@ -145,6 +145,11 @@ EN: dict[str, str] = {
     "output.colours_regression": "Blue is a high value, orange a low one, white is zero.",
     "edit.save": "Save",
     "edit.cancel": "Cancel",
+    # -- the page: keyboard access to the weights, the page for unknown addresses (issue 9) --
+    "network.edit_weight": "Weight: press Enter to change it",
+    "notfound.title": "Page not found",
+    "notfound.text": "There is no page at this address. Perhaps the link was cut short or mistyped.",
+    "notfound.home": "Open the playground",
     # messages drawn by the JavaScript
     "js.train": "Training",
     "js.test": "Test",

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Mapping
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.activations import ACTIVATIONS
-from engine.datasets import DATASETS, FEATURES, SCALER_METHODS
+from engine.datasets import (
+    DATASETS,
+    DEFAULT_CLASSES,
+    FEATURES,
+    MAX_CLASSES,
+    MAX_TRAIN_FRACTION,
+    MIN_CLASSES,
+    MIN_TRAIN_FRACTION,
+    SCALER_METHODS,
+)
+from engine.datasets import MAX_NOISE as MAX_NOISE_FRACTION
 from engine.errors import InvalidValue
 from engine.losses import LOSSES, REGULARIZATIONS
 from engine.network import INITIALIZATIONS
@@ -27,9 +38,10 @@ from engine.trainer import MAX_GRID, Setup
 MAX_HIDDEN_LAYERS = 6
 MAX_NEURONS = 8
 MAX_BATCH = 100
-MIN_NOISE, MAX_NOISE = 0, 50  # percent
-MIN_TRAIN, MAX_TRAIN = 10, 90  # percent of the points used for training
-MIN_CLASSES, MAX_CLASSES = 3, 5
+# The form and the URL speak in percent; the engine's bounds are fractions (and MIN_CLASSES and
+# MAX_CLASSES are the engine's own).
+MIN_NOISE, MAX_NOISE = 0, round(100 * MAX_NOISE_FRACTION)
+MIN_TRAIN, MAX_TRAIN = round(100 * MIN_TRAIN_FRACTION), round(100 * MAX_TRAIN_FRACTION)  # share used for training
 MAX_LEARNING_RATE = 10.0
 MAX_REG_RATE = 10.0
 MAX_SEED = 2**31 - 1
@@ -87,7 +99,7 @@ class PlaygroundConfig(BaseModel):
     dataset: DatasetName = "circle"
     noise: Annotated[int, Field(ge=MIN_NOISE, le=MAX_NOISE)] = 0
     train: Annotated[int, Field(ge=MIN_TRAIN, le=MAX_TRAIN)] = 50
-    classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES)] = 3
+    classes: Annotated[int, Field(ge=MIN_CLASSES, le=MAX_CLASSES)] = DEFAULT_CLASSES
     features: Annotated[tuple[FeatureName, ...], Field(min_length=1, json_schema_extra=UNIQUE_ITEMS)] = ("x1", "x2")
     preprocessing: Literal[SCALER_METHODS] = "none"  # type: ignore[valid-type]
     layers: Annotated[tuple[Neurons, ...], Field(max_length=MAX_HIDDEN_LAYERS)] = (4, 2)
@@ -200,10 +212,14 @@ _SHOWN_WHEN_SET = ("show_test", "discretize", "hide", "hide_text")
 _DEFAULTS = PlaygroundConfig().model_dump()
 
 
-def page_url(config: PlaygroundConfig, lang: str, path: str = "/", short: bool = False) -> str:
-    """The address that opens ``config`` in ``lang``: the playground, or another page (``/join``)."""
-    query = config.to_query(short)
-    return f"{path}?{query}&lang={lang}" if query else f"{path}?lang={lang}"
+def page_url(config: PlaygroundConfig, lang: str | None, path: str = "/", short: bool = False,
+             extra: tuple[tuple[str, str], ...] = ()) -> str:
+    """The address that opens ``config`` in ``lang``: the playground, or another page (``/join``)
+    with its own ``extra`` parameters. Every link to a playground is made here. Without ``lang``
+    the reader's browser chooses the language."""
+    parts = [config.to_query(short), urlencode(extra), urlencode({"lang": lang}) if lang else ""]
+    query = "&".join(part for part in parts if part)
+    return f"{path}?{query}" if query else path
 
 
 def _format(value: Any) -> str:
@@ -355,11 +371,22 @@ def parse_query(items: list[tuple[str, str]], ignore: tuple[str, ...] = ()) -> t
         try:
             return validate_config(values), notes
         except ConfigError as exc:
-            for error in exc.errors:
-                rejected = _format(values.get(error.field, ""))
-                notes.append(FieldError(error.field, f"{rejected!r} ignored: {error.message}", error.code,
-                                        (*error.params, ("rejected", rejected))))
-                if error.field not in values:  # a rule between fields: drop the one that was named
+            given = dict(values)
+            for error in first_error_per_field(exc.errors):
+                if error.field in given:
+                    rejected = _format(given[error.field])
+                    notes.append(FieldError(error.field, f"{rejected!r} ignored: {error.message}", error.code,
+                                            (*error.params, ("rejected", rejected))))
+                    values.pop(error.field, None)
+                else:  # a rule between fields, named on one that was not given: start afresh
+                    notes.append(error)
                     values.clear()
-                values.pop(error.field, None)
     return PlaygroundConfig(), notes
+
+
+def first_error_per_field(errors: list[FieldError]) -> list[FieldError]:
+    """One error for each field (a list with two bad items is one mistake, said once)."""
+    first: dict[str, FieldError] = {}
+    for error in errors:
+        first.setdefault(error.field, error)
+    return list(first.values())

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.paths import STATIC_DIR
-from app.routes import api, classroom, pages, stream
+from app.routes import api, classroom, errors, pages, stream
 from app.routes import lessons as lesson_pages
 from app.security import BodyLimit, SecurityHeaders
 from app.sessions import ClientAddress, InMemorySessionStore
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(classroom.router)
     app.include_router(lesson_pages.router)
     api.install_error_handlers(app)
+    errors.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

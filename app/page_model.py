@@ -21,7 +21,7 @@ from app.config import (
     PlaygroundConfig,
 )
 from engine.activations import ACTIVATIONS
-from engine.datasets import DATASETS, FEATURE_LABELS, FEATURES, PROBLEMS, SCALER_METHODS, make_dataset
+from engine.datasets import DATASETS, FEATURE_LABELS, FEATURES, HALF_SIDE, PROBLEMS, SCALER_METHODS, make_dataset
 from engine.losses import LOSSES, REGULARIZATIONS
 from engine.network import INITIALIZATIONS
 from engine.nongradient import NON_GRADIENT_METHODS
@@ -36,6 +36,7 @@ MAX_COLUMN_WIDTH = 118  # from one layer's nodes to the next one's
 MIN_COLUMN_WIDTH = 88
 DIAGRAM_WIDTH = 620  # deep networks squeeze their columns towards this width (down to MIN_...)
 NEW_LAYER_NEURONS = 2
+PREVIEW_SIZE = 48  # the dataset picker's thumbnails, in pixels
 # Okabe–Ito colours: told apart by students with any common colour-vision deficiency.
 CLASS_COLOURS = ("#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9")
 NEGATIVE, POSITIVE = "#E69F00", "#0072B2"
@@ -229,11 +230,13 @@ def dataset_preview(name: str) -> str:
         colours = [POSITIVE if v >= 0.5 else NEGATIVE for v in y]
     else:
         colours = [CLASS_COLOURS[int(v)] for v in y]
+    scale = PREVIEW_SIZE / (2 * HALF_SIDE)
     dots = "".join(
-        f'<circle cx="{(px + 6) * 4:.1f}" cy="{(6 - py) * 4:.1f}" r="1.6" fill="{c}"/>'
+        f'<circle cx="{(px + HALF_SIDE) * scale:.1f}" cy="{(HALF_SIDE - py) * scale:.1f}" r="1.6" fill="{c}"/>'
         for (px, py), c in zip(x, colours)
     )
-    return f'<svg viewBox="0 0 48 48" width="48" height="48" aria-hidden="true">{dots}</svg>'
+    size = PREVIEW_SIZE
+    return f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" aria-hidden="true">{dots}</svg>'
 
 
 @lru_cache(maxsize=None)

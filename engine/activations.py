@@ -1,4 +1,5 @@
-"""Activation functions: one registry of name -> function, derivative and formula.
+"""Activation functions: one registry of name -> function and derivative (the formulas the page
+shows are in the students' languages, in the app's catalogues).
 
 Every derivative takes both the pre-activation ``z`` and the activation ``a = f(z)`` because for
 most functions the cheapest derivative is written in terms of ``a`` (sigmoid: a(1 - a)) and for
@@ -28,7 +29,6 @@ class Activation:
     name: str
     apply: Callable[[Array, Array], None]
     slope: Callable[[Array, Array, Array], None]
-    formula: str
     learns_by_gradient: bool = True
 
     def function(self, z: Array) -> Array:
@@ -93,31 +93,28 @@ def _sigmoid_slope(z: Array, a: Array, out: Array) -> None:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("linear", lambda z, out: _set(out, z), lambda z, a, out: out.fill(1.0), "f(z) = z"),
+        Activation("linear", lambda z, out: _set(out, z), lambda z, a, out: out.fill(1.0)),
         Activation(
             "step",
             lambda z, out: np.greater_equal(z, 0.0, out=out),
             lambda z, a, out: out.fill(0.0),
-            "f(z) = 1 if z ≥ 0 else 0",
             learns_by_gradient=False,
         ),
-        Activation("sigmoid", sigmoid_into, _sigmoid_slope, "f(z) = 1 / (1 + e^(−z))"),
-        Activation("tanh", lambda z, out: np.tanh(z, out=out), _tanh_slope, "f(z) = tanh(z)"),
+        Activation("sigmoid", sigmoid_into, _sigmoid_slope),
+        Activation("tanh", lambda z, out: np.tanh(z, out=out), _tanh_slope),
         Activation("relu", lambda z, out: np.maximum(z, 0.0, out=out),
-                   lambda z, a, out: np.greater(z, 0.0, out=out), "f(z) = max(0, z)"),
+                   lambda z, a, out: np.greater(z, 0.0, out=out)),
         Activation(
             "leaky_relu",
             lambda z, out: _set(out, np.where(z > 0, z, LEAKY_SLOPE * z)),
             lambda z, a, out: _set(out, np.where(z > 0, 1.0, LEAKY_SLOPE)),
-            f"f(z) = z if z > 0 else {LEAKY_SLOPE}·z",
         ),
         Activation("elu", lambda z, out: _set(out, np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))),
-                   lambda z, a, out: _set(out, np.where(z > 0, 1.0, a + ELU_ALPHA)),
-                   "f(z) = z if z > 0 else e^z − 1"),
+                   lambda z, a, out: _set(out, np.where(z > 0, 1.0, a + ELU_ALPHA))),
         Activation("softplus", lambda z, out: np.logaddexp(0.0, z, out=out),
-                   lambda z, a, out: sigmoid_into(z, out), "f(z) = ln(1 + e^z)"),
-        Activation("gelu", _gelu, _gelu_slope, "f(z) = ½·z·(1 + tanh(√(2/π)·(z + 0.044715·z³)))"),
-        Activation("swish", lambda z, out: _set(out, z * sigmoid(z)), _swish_slope, "f(z) = z · σ(z)"),
+                   lambda z, a, out: sigmoid_into(z, out)),
+        Activation("gelu", _gelu, _gelu_slope),
+        Activation("swish", lambda z, out: _set(out, z * sigmoid(z)), _swish_slope),
     )
 }
 

@@ -1,6 +1,6 @@
 """Datasets the playground trains on: generators, train/test split, input features, scaling.
 
-Every point lives in the square [-6, 6]² (the square the page draws), and every random number
+Every point lives in the square [-HALF_SIDE, HALF_SIDE]² (the square the page draws), and every random number
 comes from a ``numpy.random.Generator`` so that the same configuration gives the same data on
 every machine. The binary and regression shapes follow TensorFlow Playground's ``dataset.ts``
 (geometry and noise scaling), with its labels -1/+1 mapped to 0/1.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -471,22 +471,3 @@ class Scaler:
         if m.ndim != 2 or m.shape[1] != self.n_features:
             raise ValueError(f"transform needs shape (n, {self.n_features}), got {m.shape}")
         return (m - self.offset) / self.scale
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "offset": [float(v) for v in self.offset],
-            "scale": [float(v) for v in self.scale],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Scaler:
-        try:
-            method, offset, scale = data["method"], data["offset"], data["scale"]
-        except KeyError as missing:
-            raise ValueError(f"scaler dict lacks key {missing}") from None
-        return cls(
-            method=method,
-            offset=np.array(offset, dtype=np.float64),
-            scale=np.array(scale, dtype=np.float64),
-        )

@@ -332,10 +332,3 @@ def make_schedule(schedule: str, **params: Any) -> Callable[[float, int], float]
     spec = _choose(SCHEDULES, schedule, "schedule")
     values = _validate_all(spec.hyper, params, schedule)
     return lambda base_lr, epoch: spec.rule(base_lr, epoch, values)
-
-
-def scheduled_lr(schedule: str, base_lr: float, epoch: int, **params: Any) -> float:
-    """The learning rate at `epoch` (0-based) under `schedule`, starting from `base_lr`."""
-    HyperParam("base_lr", 0.0, 0.0, math.inf).validate(base_lr, schedule)
-    HyperParam("epoch", 0, 0, math.inf, integer=True).validate(epoch, schedule)
-    return make_schedule(schedule, **params)(float(base_lr), int(epoch))

@@ -20,6 +20,10 @@ from engine.activations import ACTIVATIONS
 from engine.datasets import (
     DATASETS,
     FEATURES,
+    HALF_SIDE,
+    MAX_NOISE,
+    MAX_TRAIN_FRACTION,
+    MIN_TRAIN_FRACTION,
     SCALER_METHODS,
     Dataset,
     Scaler,
@@ -41,7 +45,6 @@ from engine.nongradient import NON_GRADIENT_METHODS, check_method_fits, non_grad
 from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 
 Array = np.ndarray
-HALF_SIDE = 6.0
 MAX_GRID = 100
 MAX_EDIT_VALUE = 1e6  # the largest weight or bias a student may type
 # A growing training loss past this many times its start (or past this, if it started below 1)
@@ -98,8 +101,8 @@ class Setup:
         if any(n < 1 for n in self.hidden):
             raise InvalidValue("hidden", f"every hidden layer needs at least 1 neuron, got {self.hidden}")
         _number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        _number("train_fraction", self.train_fraction, low=0.1, high=0.9)
-        _number("noise", self.noise, low=0.0, high=0.5)
+        _number("train_fraction", self.train_fraction, low=MIN_TRAIN_FRACTION, high=MAX_TRAIN_FRACTION)
+        _number("noise", self.noise, low=0.0, high=MAX_NOISE)
         check_regularization(self.regularization, self.regularization_rate)
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
             raise InvalidValue("batch_size", f"batch_size must be a whole number ≥ 1, got {self.batch_size!r}")
@@ -220,9 +223,10 @@ class History:
 
 @dataclass
 class Snapshot:
-    """One moment of training, for drawing. Maps are sampled on a G×G grid over [-6, 6]²:
-    row i has x2 = grid[i], column j has x1 = grid[j]. The maps are float32 (computed in float32
-    from the float64 weights: ample for colours, and about twice as fast); weights are float64."""
+    """One moment of training, for drawing. Maps are sampled on a G×G grid over the input square
+    [-HALF_SIDE, HALF_SIDE]²: row i has x2 = grid[i], column j has x1 = grid[j]. The maps are
+    float32 (computed in float32 from the float64 weights: ample for colours, and about twice as
+    fast); weights are float64."""
 
     epoch: int
     grid: Array

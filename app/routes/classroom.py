@@ -20,7 +20,7 @@ import ipaddress
 import os
 import re
 import socket
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import segno
 from fastapi import APIRouter, Request
@@ -139,26 +139,21 @@ def join(request: Request) -> HTMLResponse:
     lang = choose_language(requested_lang, request.headers.get("accept-language"))
     t = translator(lang)
     config, errors = parse_query(list(params.multi_items()), ignore=JOIN_PAGE_KEYS)
-    notes = [describe_error(t, e) for e in errors]
+    notes = [describe_error(t, e, lang) for e in errors]
     override = params.get("host")
     if override and _split_host(override, "http") is None:
         notes.append(t("join.bad_host", host=override))
     base, source = public_base(request, override)
-    setup = query = config.to_query(short=True)
-    if requested_lang in dict(LANGUAGES):
-        query = f"{query}&lang={lang}" if query else f"lang={lang}"
-    link = f"{base}/?{query}" if query else f"{base}/"
-    keep = [("host", override)] if override else []
+    # The students' link names a language only if the teacher chose one: else each browser's own.
+    link = base + page_url(config, lang if requested_lang in dict(LANGUAGES) else None, short=True)
+    keep = (("host", override),) if override else ()
     context = {
         "t": t,
         "lang": lang,
-        "languages": [
-            (code, name, "/join?" + urlencode([*parse_qsl(setup), *keep, ("lang", code)]))
-            for code, name in LANGUAGES
-        ],
+        "languages": [(code, name, page_url(config, code, "/join", short=True, extra=keep)) for code, name in LANGUAGES],
         "address": base,
         "link": link,
-        "has_setup": bool(setup),
+        "has_setup": bool(config.to_query(short=True)),
         "qr": qr_svg(link),
         "source": source,
         "container": source == "lan" and in_container(),

@@ -18,12 +18,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from app.config import (
     BATCH_SIZES,
     HIDEABLE,
     LEARNING_RATES,
+    MAX_CLASSES,
+    MIN_CLASSES,
+    OPTIMIZER_PARAMS,
     REG_RATES,
+    SCHEDULE_PARAMS,
     MAX_NOISE,
     MAX_SEED,
     MAX_TRAIN,
@@ -33,13 +38,23 @@ from app.config import (
     FieldError,
     PlaygroundConfig,
     engine_field_error,
+    first_error_per_field,
     page_url,
     parse_form_values,
     parse_query,
     validate_config,
 )
 from app.gallery import gallery_links
-from app.i18n import LANGUAGES, Translator, choose_language, describe_error, translator
+from app.i18n import (
+    LANGUAGES,
+    Translator,
+    choose_language,
+    describe_error,
+    format_number,
+    number_separators,
+    read_number,
+    translator,
+)
 from app.paths import TEMPLATES_DIR
 from app.page_model import (
     CLASS_COLOURS,
@@ -53,12 +68,16 @@ from app.page_model import (
 )
 from app.sessions import Session, SessionStore, get_store
 from app.trainers import TrainerGone
-from engine.datasets import DATASETS
+from engine.datasets import DATASETS, HALF_SIDE
 from engine.trainer import MAX_EDIT_VALUE
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+# ``{{ 0.03 | number }}``: a number as the page's language writes it (0,03 in Spanish)
+templates.env.filters["number"] = pass_context(
+    lambda context, value, grouped=True: format_number(value, context["lang"], grouped))
 PAGE_KEYS = ("lang",)  # query keys that belong to the page, not to the configuration
+TYPED_NUMBERS = (*OPTIMIZER_PARAMS, *SCHEDULE_PARAMS)  # boxes where students type numbers
 ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
 JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "neuron", "output",
                "invalid_number", "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients",
@@ -107,7 +126,9 @@ async def change(sid: str, request: Request, store: SessionStore = Depends(get_s
 def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: SessionStore) -> HTMLResponse:
     form = {k: v for k, v in items}
     lang = choose_language(str(form.get("lang", "")), request.headers.get("accept-language"))
-    values = parse_form_values([(k, str(v)) for k, v in items if k not in (*PAGE_KEYS, "problem")])
+    typed = {k: str(v) for k, v in items if k in TYPED_NUMBERS and str(v).strip()}  # as the student wrote them
+    items = [(k, read_number(str(v), lang) if k in TYPED_NUMBERS else str(v)) for k, v in items]
+    values = parse_form_values([(k, v) for k, v in items if k not in (*PAGE_KEYS, "problem")])
     problem = form.get("problem")
     dataset = values.get("dataset")
     if problem in OPTIONS.problems and dataset in DATASETS and DATASETS[dataset].problem != problem:
@@ -117,13 +138,14 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
     if session is not None:
         with session.lock:
             try:
-                errors = _apply(session, values)
-                response = _render(request, "partials/playground.html", session, lang, errors=errors)
+                errors = _apply(session, values, typed)
+                refused = {k: v for k, v in typed.items() if any(e.field == k for e in errors)}
+                response = _render(request, "partials/playground.html", session, lang, errors=errors, typed=refused)
                 return response if errors else _with_url(response, session.config, lang)
             except TrainerGone:  # its worker process died: as good as expired
                 store.delete(sid)
     # Expired, or the server restarted: start again from what the form says.
-    config, notes = parse_query([(k, str(v)) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
+    config, notes = parse_query([(k, v) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
     session = store.create(config)
     with session.lock:
         response = _render(request, "partials/playground.html", session, lang, notes=notes,
@@ -131,15 +153,23 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
     return _with_url(response, session.config, lang)
 
 
-def _apply(session: Session, values: dict[str, Any]) -> list[FieldError]:
+def _apply(session: Session, values: dict[str, Any], typed: dict[str, str]) -> list[FieldError]:
     """Apply the form to the session, or say what is wrong with it (the session unchanged)."""
     try:
         session.apply(validate_config(values))
     except ConfigError as exc:
-        return exc.errors
+        return [_naming_the_value(e, typed) for e in first_error_per_field(exc.errors)]
     except ValueError as exc:
         return [engine_field_error(exc)]
     return []
+
+
+def _naming_the_value(error: FieldError, typed: dict[str, str]) -> FieldError:
+    """A typed value that was refused is repeated in the message as the student wrote it, so that
+    the message always speaks of what is in the box (the box keeps it, see ``_render``)."""
+    if error.field not in typed:
+        return error
+    return FieldError(error.field, error.message, error.code, (*error.params, ("rejected", typed[error.field])))
 
 
 def _drop_choices_the_problem_refuses(values: dict[str, Any]) -> None:
@@ -168,18 +198,24 @@ def _render(
     errors: list[FieldError] = (),
     messages: list[str] = (),
     extra: Mapping[str, Any] = MappingProxyType({}),
+    typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render with the session's current state (the caller holds the session's lock); ``extra``
-    is what a page embedding the playground adds to the context."""
+    is what a page embedding the playground adds to the context; ``typed`` are refused numbers,
+    shown in their boxes as the student typed them."""
     t = translator(lang)
     config, view = session.config, session.run("view")
+    url = page_url(config, lang)
     frame, problem = view["frame"], view["problem"]
     state = {
         "sid": session.id,
         "frame": frame,
         "data": view["data"],
         "query": config.to_query(),
+        "url": url,  # the address bar's canonical link (HX-Replace-Url's twin)
         "lang": lang,
+        "separators": number_separators(lang),  # for Plotly's axes: "," decimal mark in Spanish
+        "halfSide": HALF_SIDE,  # the input square is [-halfSide, halfSide]²
         "title": t("app.title"),
         "problem": problem,
         "showTest": config.show_test,
@@ -197,6 +233,9 @@ def _render(
         "config": config,
         "values": config.model_dump(),
         "query": config.to_query(),
+        "url": url,
+        "join_url": page_url(config, lang, "/join"),
+        "typed": typed or {},
         "problem": problem,
         "metric": "r2" if problem == "regression" else "accuracy",
         "plotted_loss": view["loss"],
@@ -209,9 +248,10 @@ def _render(
         "hidden": set(config.hide),
         "error_fields": {e.field for e in errors},
         # one line per distinct message (seven layers of 9 neurons are one mistake)
-        "errors": list(dict.fromkeys([*messages, *(describe_error(t, e) for e in errors)])),
-        "notes": list(dict.fromkeys(describe_error(t, e) for e in notes)),
+        "errors": list(dict.fromkeys([*messages, *(describe_error(t, e, lang) for e in errors)])),
+        "notes": [describe_error(t, e, lang) for e in notes],
         "limits": {"min_train": MIN_TRAIN, "max_train": MAX_TRAIN, "min_noise": MIN_NOISE, "max_noise": MAX_NOISE},
+        "class_choices": range(MIN_CLASSES, MAX_CLASSES + 1),
         # the current value is always a choice, so that posting the form never changes it
         "batch_choices": sorted({*BATCH_SIZES, config.batch}),
         "lr_choices": sorted({*LEARNING_RATES, config.lr}),

@@ -12,11 +12,11 @@
     }
   }, true);
 
-  // A slider shows its value (and unit) in the <output> of its label as it moves.
+  // A slider shows its value (and unit) in the <output> of its control as it moves.
   document.addEventListener("input", (event) => {
     const slider = event.target;
     if (!(slider instanceof HTMLInputElement) || slider.type !== "range") return;
-    const output = slider.closest("label")?.querySelector("output");
+    const output = slider.closest(".control")?.querySelector("output");
     if (output) output.value = slider.value + (slider.dataset.unit || "");
   });
 })();

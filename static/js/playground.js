@@ -25,8 +25,11 @@
   const $ = (id) => document.getElementById(id);
 
   function message(key, params = {}) {
+    // Every {name} is filled (a message may use one twice); numbers as the page's language writes them.
     let text = state.messages[key] || key;
-    for (const [name, value] of Object.entries(params)) text = text.replace(`{${name}}`, value);
+    for (const [name, value] of Object.entries(params)) {
+      text = text.replaceAll(`{${name}}`, typeof value === "number" ? value.toLocaleString(state.lang) : value);
+    }
     return text;
   }
 
@@ -277,8 +280,9 @@
     const clear = "rgba(0,0,0,0)";
     Plotly.react("output-chart", traces, {
       margin: m, showlegend: false, paper_bgcolor: clear, plot_bgcolor: clear,
-      xaxis: { range: [-6, 6], zeroline: false, showgrid: false, fixedrange: true },
-      yaxis: { range: [-6, 6], zeroline: false, showgrid: false, fixedrange: true },
+      separators: state.separators, // the decimal mark of the page's language
+      xaxis: { range: [-state.halfSide, state.halfSide], zeroline: false, showgrid: false, fixedrange: true },
+      yaxis: { range: [-state.halfSide, state.halfSide], zeroline: false, showgrid: false, fixedrange: true },
     }, { displayModeBar: false, responsive: true });
   }
 
@@ -289,6 +293,7 @@
       { x: a.z, y: a.df, name: message("derivative"), mode: "lines", line: { color: state.colours.negative, width: 2, dash: "dash" } },
     ], {
       margin: { l: 30, r: 8, t: 8, b: 24 }, height: 120, showlegend: false,
+      separators: state.separators, // the decimal mark of the page's language
       xaxis: { zeroline: true }, yaxis: { zeroline: true },
     }, { displayModeBar: false, responsive: true });
   }
@@ -315,14 +320,18 @@
   // ---- editing weights and biases ------------------------------------------------------------
 
   function edit(label, current, save) {
+    // The box shows the number as the page's language writes it (0,25 in Spanish) and reads it
+    // back with either mark; weights come rounded to 6 significant digits (null: not finite).
     const dialog = $("edit-dialog");
+    const decimalMark = state.separators[0];
     $("edit-label").textContent = label;
-    $("edit-value").value = current;
+    $("edit-value").value = current === null ? "" : current.toLocaleString(state.lang, { maximumSignificantDigits: 6, useGrouping: false });
     $("edit-error").textContent = "";
     $("edit-save").onclick = () => {
-      const value = Number($("edit-value").value);
-      if ($("edit-value").value.trim() === "" || !Number.isFinite(value) || Math.abs(value) > state.maxEdit) {
-        $("edit-error").textContent = message("invalid_number", { max: state.maxEdit.toLocaleString(state.lang) });
+      const text = $("edit-value").value.trim();
+      const value = Number(text.includes(".") ? text : text.replace(decimalMark, "."));
+      if (text === "" || !Number.isFinite(value) || Math.abs(value) > state.maxEdit) {
+        $("edit-error").textContent = message("invalid_number", { max: state.maxEdit });
         return;
       }
       dialog.close();
@@ -350,36 +359,44 @@
   }
 
   function bindNetwork() {
+    // Every weight (a line) and bias (a neuron) is read by hovering or focusing it, and edited by
+    // clicking it or pressing Enter or Space on it.
     const tooltip = $("tooltip");
-    document.querySelectorAll("svg.edges path").forEach((path) => {
-      const { layer, source, target } = path.dataset;
-      path.addEventListener("mousemove", (event) => {
+    const editable = (element, name, value, save) => {
+      const show = (x, y) => {
         tooltip.hidden = false;
-        tooltip.textContent = `${message("weight", { source: nodeName(+layer, +source), target: nodeName(+layer + 1, +target) })}: ${format(weights[layer][source][target])}`;
-        tooltip.style.left = `${event.pageX + 12}px`;
-        tooltip.style.top = `${event.pageY + 12}px`;
+        tooltip.textContent = `${name()}: ${format(value())}`;
+        tooltip.style.left = `${x + 12}px`;
+        tooltip.style.top = `${y + 12}px`;
+      };
+      const open = () => edit(name(), value(), save);
+      element.addEventListener("mousemove", (event) => show(event.pageX, event.pageY));
+      element.addEventListener("focus", () => {
+        const box = element.getBoundingClientRect();
+        show(box.left + window.scrollX + box.width / 2, box.top + window.scrollY + box.height / 2);
       });
-      path.addEventListener("mouseleave", () => { tooltip.hidden = true; });
-      path.addEventListener("click", () => edit(
-        message("weight", { source: nodeName(+layer, +source), target: nodeName(+layer + 1, +target) }),
-        weights[layer][source][target],
-        (value) => api("PUT", "/weight", { layer: +layer, source: +source, target: +target, value }),
-      ));
+      element.addEventListener("mouseleave", () => { tooltip.hidden = true; });
+      element.addEventListener("blur", () => { tooltip.hidden = true; });
+      element.addEventListener("click", open);
+      element.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          open();
+        }
+      });
+    };
+    document.querySelectorAll("svg.edges path").forEach((path) => {
+      const [layer, source, target] = ["layer", "source", "target"].map((key) => Number(path.dataset[key]));
+      const name = () => message("weight", { source: nodeName(layer, source), target: nodeName(layer + 1, target) });
+      path.setAttribute("aria-label", name());
+      editable(path, name, () => weights[layer][source][target],
+        (value) => api("PUT", "/weight", { layer, source, target, value }));
     });
     document.querySelectorAll(".node[tabindex]").forEach((node) => {
       const layer = Number(node.dataset.layer) - 1;
       const index = Number(node.dataset.index);
-      const open = () => edit(message("bias"), biases[layer][index],
+      editable(node, () => message("bias"), () => biases[layer][index],
         (value) => api("PUT", "/bias", { layer, node: index, value }));
-      node.addEventListener("click", open);
-      node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
-      node.addEventListener("mousemove", (event) => {
-        tooltip.hidden = false;
-        tooltip.textContent = `${message("bias")}: ${format(biases[layer][index])}`;
-        tooltip.style.left = `${event.pageX + 12}px`;
-        tooltip.style.top = `${event.pageY + 12}px`;
-      });
-      node.addEventListener("mouseleave", () => { tooltip.hidden = true; });
     });
   }
 
@@ -416,7 +433,7 @@
     state = JSON.parse(element.textContent);
     document.documentElement.lang = state.lang; // the language switch swaps only the playground
     document.title = state.title;
-    window.history.replaceState(null, "", `/?${state.query}&lang=${state.lang}`);
+    window.history.replaceState(null, "", state.url); // the canonical link, as HX-Replace-Url sends it
     run_id += 1;
     closeStream(); // the session may be another one now
     colours = palettes(state.colours, state.problem, state.discretize);
@@ -443,7 +460,7 @@
     if (playing) loop();
   }
 
-  document.addEventListener("DOMContentLoaded", start);
-  // Every change of the form swaps the whole playground in; start again on the new content.
-  document.addEventListener("htmx:afterSettle", start);
+  // htmx.onLoad runs on the first page and on everything HTMX swaps in (the whole playground after
+  // every change of the form): start again only when that content is a playground.
+  htmx.onLoad((element) => { if (element === document.body || element.id === "playground") start(); });
 })();

@@ -1,16 +1,21 @@
 """The network diagram's geometry (it scales to its column: everything inside one viewBox, placed
-in percentages) and lesson links that hide single input features."""
+in percentages), lesson links that hide single input features, and facts written once: the
+engine's constants and the page's address flow to every place that shows them."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from html import unescape
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import HIDEABLE, MAX_HIDDEN_LAYERS, MAX_NEURONS, PlaygroundConfig
+from app.config import HIDEABLE, MAX_HIDDEN_LAYERS, MAX_NEURONS, PlaygroundConfig, page_url
 from app.page_model import (
     DIAGRAM_WIDTH,
     FEATURE_HIDE,
@@ -156,3 +161,66 @@ def test_the_lesson_panel_offers_one_box_per_feature(client: TestClient) -> None
     lesson = client.get(answer.headers["location"]).text
     assert 'type="checkbox" name="features" value="x1sq"' not in lesson
     assert 'type="checkbox" name="features" value="x1"' in lesson
+
+
+# -- one source for each fact ---------------------------------------------------------------------
+
+FOLLOW_THE_ENGINE = r"""
+import json, re, sys
+import engine.datasets as datasets
+datasets.HALF_SIDE, datasets.MAX_NOISE, datasets.MAX_CLASSES = 5.0, 0.4, 4
+from fastapi.testclient import TestClient
+import app.config as config
+import engine.trainer as trainer
+from app.main import create_app
+from app.settings import Settings
+from tests.api.test_classroom import page_state
+try:
+    trainer.Setup(noise=0.45)
+    noise = "accepted"
+except ValueError:
+    noise = "refused"
+with TestClient(create_app(Settings())) as client:
+    html = client.get("/?dataset=blobs&lang=en").text
+classes = re.search(r'<select [^>]*name="classes".*?</select>', html, re.S).group(0)
+print(json.dumps({
+    "app_max_noise": config.MAX_NOISE,
+    "slider_max": re.search(r'name="noise"[^>]*max="(\d+)"', html).group(1),
+    "trainer_noise": noise,
+    "trainer_half_side": trainer.HALF_SIDE,
+    "state_half_side": page_state(html)["halfSide"],
+    "classes": re.findall(r'<option value="(\d+)"', classes),
+}))
+"""
+
+
+def test_engine_constants_flow_to_the_app_and_the_page() -> None:
+    """Change the engine's input square, noise bound and class count (in a fresh interpreter,
+    before anything reads them): the trainer, the validator, the form and the page state follow."""
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", FOLLOW_THE_ENGINE], cwd=root, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == {
+        "app_max_noise": 40, "slider_max": "40", "trainer_noise": "refused",
+        "trainer_half_side": 5.0, "state_half_side": 5.0, "classes": ["3", "4"],
+    }
+
+
+def test_every_link_to_this_playground_is_the_canonical_one(client: TestClient) -> None:
+    html = client.get("/?dataset=xor&layers=3&lr=0.1&lang=es").text
+    state = helpers.page_state(html)
+    config = helpers.config_of(state["query"])
+    assert state["url"] == page_url(config, "es")
+    assert unescape(re.search(r'id="share-url"[^>]*value="([^"]*)"', html).group(1)) == state["url"]
+    assert unescape(re.search(r'class="join-link" href="([^"]*)"', html).group(1)) == page_url(config, "es", "/join")
+    answer = client.post(f"/s/{state['sid']}/config", data={**helpers.form_values(html), "lr": ["0.3"]})
+    after = helpers.page_state(answer.text)
+    assert answer.headers["HX-Replace-Url"] == after["url"] == page_url(config.with_changes(lr=0.3), "es")
+
+
+def test_the_join_page_links_come_from_the_same_builder(client: TestClient) -> None:
+    html = unescape(client.get("/join?dataset=xor&layers=3&host=10.0.0.5:8080&lang=es").text)
+    config = PlaygroundConfig(dataset="xor", layers=(3,))
+    assert f'href="{page_url(config, "en", "/join", short=True, extra=(("host", "10.0.0.5:8080"),))}"' in html
+    assert f'http://10.0.0.5:8080{page_url(config, "es", short=True)}' in html
+    assert f'href="{page_url(config, "es")}"' in html  # back to the playground

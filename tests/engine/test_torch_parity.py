@@ -10,7 +10,7 @@ import pytest
 
 from engine.losses import output_gradient
 from engine.network import Network
-from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, scheduled_lr
+from engine.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from engine.trainer import Setup, Trainer
 
 torch = pytest.importorskip("torch", reason="PyTorch is a test-only extra (pip install '.[parity]'); .ci/run installs it")
@@ -146,8 +146,9 @@ def test_schedule_matches_torch_lr_scheduler(name, schedule):
     groups = problem.torch_tensors()
     theirs = torch_optimizer(name, groups, LR[name], {})
     scheduler = torch_schedule(schedule, theirs, params)
+    lr_at = make_schedule(schedule, **params)
     for epoch in range(8):
-        lr = scheduled_lr(schedule, LR[name], epoch, **params)
+        lr = lr_at(LR[name], epoch)
         assert lr == pytest.approx(theirs.param_groups[0]["lr"], rel=1e-12)
         ours.step(flat, problem.grad(flat), lr)
         theirs.zero_grad()
