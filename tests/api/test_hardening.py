@@ -305,7 +305,8 @@ def test_every_answer_bounds_the_history_whatever_the_epoch(client: TestClient) 
     from app.config import MAX_HISTORY_POINTS
 
     session = _session(client)
-    _long_history(client.app.state.sessions.trainers._trainers[session], 100_000)
+    # the trainer itself, inside the in-process store (WORKERS=0): 100,000 epochs without training them
+    _long_history(client.app.state.sessions.trainers._local._trainers._trainers[session], 100_000)
     answers = {
         "patch": client.patch(f"/api/sessions/{session}/config", json={"lr": 0.1}),  # keeps the history
         "frame": client.get(f"/api/sessions/{session}/frame"),
