@@ -178,6 +178,8 @@ window.FrameStream.Expired = class extends Error {};
 
 @pytest.mark.parametrize("fails", [False, True])
 def test_the_loop_uses_a_frame_stream_and_falls_back_to_json(page: Page, fails: bool):
+    # The stand-in, not the tree's own stream.js (if any), is the page's FrameStream here.
+    page.route("**/static/js/stream.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
     page.add_init_script(FAKE_STREAM + ("window.__streamFails = true;" if fails else ""))
     open_ready(page, "/?dataset=blobs&classes=3&lang=en")  # several classes: two maps per frame
     play_until(page, "e >= 30")
@@ -185,5 +187,20 @@ def test_the_loop_uses_a_frame_stream_and_falls_back_to_json(page: Page, fails: 
     assert streamed == 1 if fails else streamed >= 10
     expect(page.locator("#flags")).to_be_hidden()
     assert epoch(page) >= 30
+    image = pixels(page, "#output-map")
+    assert len({tuple(image["rgba"][i:i + 3]) for i in range(0, len(image["rgba"]), 4)}) > 3
+
+
+def test_the_page_plays_over_the_servers_stream_when_there_is_one(page: Page, api, watched):
+    if api.get("/static/js/stream.js").status_code != 200:
+        pytest.skip("this tree has no static/js/stream.js (the frame stream)")
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    open_ready(page, "/?lang=en")
+    steps_before = len([u for u in watched.requests if u.endswith("/step")])
+    play_until(page, "e >= 30")
+    assert any(url.endswith(f"/api/sessions/{page.locator('#playground').get_attribute('data-sid')}/stream")
+               for url in sockets), sockets
+    assert len([u for u in watched.requests if u.endswith("/step")]) == steps_before
     image = pixels(page, "#output-map")
     assert len({tuple(image["rgba"][i:i + 3]) for i in range(0, len(image["rgba"]), 4)}) > 3
