@@ -59,7 +59,7 @@
     const out = frame.output;
     out.z = bytes(out.z);
     if (out.confidence) out.confidence = bytes(out.confidence);
-    frame.nodes.layers = frame.nodes.layers.map((layer) => layer.map(bytes));
+    for (const layer of frame.nodes.layers) layer.forEach((map, i) => { layer[i] = bytes(map); });
     return frame;
   }
 
