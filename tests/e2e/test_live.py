@@ -78,6 +78,8 @@ def test_a_huge_loss_reads_in_scientific_notation_within_its_box(page: Page):
     assert readout(page, "train-loss") > 1e9
     no_sideways_scroll(page)
     assert page.evaluate("[...document.querySelectorAll('.metrics dd')].every((d) => d.scrollWidth <= d.clientWidth)")
+    for canvas in ("#output-map", "#node-1-0 canvas", "#node-3-0 canvas"):  # redrawn from the edit's frame
+        assert set(pixels(page, canvas)["rgba"][3::4]) == {255}, canvas
 
 
 def test_a_loss_that_thrashes_is_explained(page: Page):
