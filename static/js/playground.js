@@ -10,7 +10,7 @@
   const { palettes, paint, LossChart } = window.PlaygroundDrawing;
   let state = null; // the page's state: session id, first frame, data points, messages
   let playing = false;
-  let run_id = 0; // a new playground or a reset abandons the frames asked for before it
+  let runId = 0; // a new playground or a reset abandons the frames asked for before it
   let stream = null; // the frame stream (stream.js) while it works; else the JSON step
   let streamFailed = false; // the stream failed where the JSON step worked: JSON from then on
   let colours = null; // colour tables of this playground (drawing.js palettes)
@@ -62,7 +62,7 @@
     const out = frame.output;
     out.z = bytes(out.z);
     if (out.confidence) out.confidence = bytes(out.confidence);
-    frame.nodes.layers = frame.nodes.layers.map((layer) => layer.map(bytes));
+    for (const layer of frame.nodes.layers) layer.forEach((map, i) => { layer[i] = bytes(map); });
     return frame;
   }
 
@@ -70,14 +70,14 @@
     // The stream when the page has one and it works; the JSON step otherwise.
     const request = { epochs: EPOCHS_PER_FRAME, since, grid: lastFrame.output.grid };
     if (stream === null && window.FrameStream && !streamFailed) stream = new window.FrameStream(state.sid);
-    if (stream === null) return decoded(await api("POST", "/step", request));
+    if (stream === null) return api("POST", "/step", request);
     try {
-      return decoded(await stream.step(request));
+      return await stream.step(request);
     } catch (error) {
       if (error instanceof window.FrameStream.Expired) throw new Expired();
       // The same request as JSON: if that works, the stream was at fault (a proxy without
       // WebSockets, say); if not, the server's answer is the error to show.
-      const frame = decoded(await api("POST", "/step", request));
+      const frame = await api("POST", "/step", request);
       streamFailed = true;
       closeStream();
       return frame;
@@ -109,14 +109,17 @@
   const painted = () => new Promise((done) => window.requestAnimationFrame(done));
 
   async function loop() {
-    const id = ++run_id;
+    const id = ++runId;
     await run(async () => {
       let next = nextFrame(lastFrame.epoch);
       while (next !== null) {
         const frame = await next;
         next = playing ? nextFrame(frame.epoch) : null; // travels while this one is drawn
         await painted(); // drawn as a screen refresh begins: one draw per refresh, none unseen
-        if (id !== run_id) return; // a reset or a new playground came first
+        if (id !== runId) { // a reset or a new playground came first
+          if (next !== null) next.catch(() => {}); // whatever becomes of it, it is not drawn
+          return;
+        }
         draw(frame);
       }
     });
@@ -247,7 +250,7 @@
   }
 
   function draw(frame) {
-    lastFrame = frame;
+    lastFrame = decoded(frame);
     drawMetrics(frame);
     lossChart.extend(frame.history);
     lossChart.draw();
@@ -405,13 +408,13 @@
   function bindButtons() {
     const on = (id, handler) => { const el = $(id); if (el) el.addEventListener("click", handler); };
     on("play", () => setPlaying(!playing));
-    on("step", () => { setPlaying(false); run(async () => draw(decoded(await api("POST", "/step", { epochs: 1, since: lastFrame.epoch })))); });
+    on("step", () => { setPlaying(false); run(async () => draw(await api("POST", "/step", { epochs: 1, since: lastFrame.epoch }))); });
     on("reset", () => run(async () => {
       setPlaying(false);
-      run_id += 1; // a frame still in flight belongs to the old run
+      runId += 1; // a frame still in flight belongs to the old run
       const answer = await api("POST", "/reset", {});
       lossChart.clear();
-      draw(decoded(answer.frame));
+      draw(answer.frame);
     }));
     on("copy-link", async () => {
       const input = $("share-url");
@@ -434,7 +437,7 @@
     document.documentElement.lang = state.lang; // the language switch swaps only the playground
     document.title = state.title;
     window.history.replaceState(null, "", state.url); // the canonical link, as HX-Replace-Url sends it
-    run_id += 1;
+    runId += 1;
     closeStream(); // the session may be another one now
     colours = palettes(state.colours, state.problem, state.discretize);
     if (lossChart) lossChart.disconnect();
@@ -453,7 +456,7 @@
     bindPreview();
     drawActivation();
     drawPoints();
-    draw(decoded(state.frame));
+    draw(state.frame);
     if (pendingFlag) showFlag(pendingFlag);
     pendingFlag = "";
     showPlaying();
