@@ -10,7 +10,8 @@ only the transport differs.
 Each worker (and the in-process table) has one dispatcher thread and a queue of requests: routes
 submit a request and get a ``Future``, which a thread can wait on and a coroutine can await, so
 nothing blocks the event loop or holds a thread of the pool while a trainer works. The queue
-takes turns between clients (addresses), first come first served within one; since every
+shares the worker between clients (addresses) by the worker time each used, first come first
+served within one; since every
 session has at most two requests outstanding (app/sessions.py), a busy worker slows all its
 clients alike and starves none. A step trains within its time budget, and within
 ``SHARED_STEP_BUDGET_MS`` when other requests wait for the worker.
@@ -31,7 +32,7 @@ import struct
 import threading
 import time
 import traceback
-from collections import OrderedDict, deque
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -211,11 +212,16 @@ def _outcome(request: Request, status: str, value: Any) -> Any:
 
 
 class _FairQueue:
-    """Requests waiting for one worker, served in turn between owners (client addresses): a
-    client with many requests waits its turn like a client with one. ``None`` means stop."""
+    """Requests waiting for one worker, shared fairly between owners (client addresses) by the
+    worker time they used: the next request is the oldest of the waiting owner that has used
+    the least (start-time fair queuing). A client whose requests cost a hundred times more gets
+    its turn a hundred times less often, and a client that was idle joins at the current level,
+    without credit. ``None`` means stop."""
 
     def __init__(self) -> None:
-        self._waiting: OrderedDict[Any, deque[Request]] = OrderedDict()
+        self._waiting: dict[Any, deque[Request]] = {}
+        self._used: dict[Any, float] = {}  # seconds of worker time, on one clock for all owners
+        self._level = 0.0  # what the owner served last had used
         self._stop = False
         self._ready = threading.Condition()
 
@@ -223,8 +229,11 @@ class _FairQueue:
         with self._ready:
             if request is None:
                 self._stop = True
+            elif request.owner in self._waiting:
+                self._waiting[request.owner].append(request)
             else:
-                self._waiting.setdefault(request.owner, deque()).append(request)
+                self._waiting[request.owner] = deque([request])
+                self._used[request.owner] = max(self._used.get(request.owner, 0.0), self._level)
             self._ready.notify()
 
     def get(self) -> tuple[Request | None, bool]:
@@ -234,11 +243,20 @@ class _FairQueue:
                 self._ready.wait()
             if not self._waiting:
                 return None, False
-            owner, requests = self._waiting.popitem(last=False)
+            owner = min(self._waiting, key=self._used.__getitem__)
+            requests = self._waiting[owner]
             request = requests.popleft()
-            if requests:
-                self._waiting[owner] = requests  # to the back of the line
+            if not requests:
+                del self._waiting[owner]
+            self._level = self._used[owner]
             return request, bool(self._waiting)
+
+    def charge(self, owner: Any, seconds: float) -> None:
+        """Count the worker time a request of ``owner`` used."""
+        with self._ready:
+            self._used[owner] = self._used.get(owner, self._level) + seconds
+            if len(self._used) > 10_000:  # forget idle owners: they rejoin at the level anyway
+                self._used = {o: u for o, u in self._used.items() if o in self._waiting or u > self._level}
 
 
 class _Dispatcher:
@@ -273,12 +291,14 @@ class _Dispatcher:
                 continue
             if others_wait and request.arguments.get("budget") is not None:  # share the worker
                 request.arguments["budget"] = min(request.arguments["budget"], SHARED_STEP_BUDGET_MS / 1000)
+            began = time.perf_counter()
             try:
                 request.future.set_result(_outcome(request, *self._exchange(request)))
             except TrainerGone as exc:
                 request.future.set_exception(self._explained(exc))
             except BaseException as exc:  # handed to whoever waits for the answer
                 request.future.set_exception(exc)
+            self._queue.charge(request.owner, time.perf_counter() - began)
         self._stopped()
 
     def _explained(self, exc: TrainerGone) -> TrainerGone:
