@@ -46,6 +46,7 @@ from engine.trainer import Setup, Trainer
 
 
 GZIP_LEVEL = 6  # as good as 9 on frames, for less CPU
+STARTUP_SECONDS = 120  # for a new worker process to import what it needs
 
 
 class TrainerGone(LookupError):
@@ -197,6 +198,7 @@ class Trainers:
 def _serve(connection: Connection) -> None:
     """A worker process: answer each request on its own Trainers table until told to stop."""
     trainers = Trainers()
+    connection.send(("ready", None))  # imports done: from now on the deadline applies
     while (message := connection.recv()) is not None:
         connection.send(trainers.answer(*message))
 
@@ -346,6 +348,16 @@ class _Worker(_Dispatcher):
         self.process = self._context.Process(target=_serve, args=(theirs,), daemon=True, name="trainer-worker")
         self.process.start()
         theirs.close()
+        self._started = False
+
+    def _wait_until_started(self) -> None:
+        """A new process imports NumPy and the engine first (seconds on a busy machine): that
+        time is not a request's, so the deadline starts once the worker says it is ready."""
+        if not self._started:
+            if not self.connection.poll(STARTUP_SECONDS):
+                raise OSError(f"the trainer worker did not start within {STARTUP_SECONDS} s")
+            self.connection.recv()
+            self._started = True
 
     def _replace(self, why: str) -> None:
         """Kill the worker (a stopped process too) and start a fresh one, without trainers; the
@@ -365,6 +377,7 @@ class _Worker(_Dispatcher):
         message = (dropped, request.session_id, request.setup, request.operation, request.arguments)
         for attempt in (1, 2):
             try:
+                self._wait_until_started()
                 self.connection.send(message)
                 if self.connection.poll(self.deadline):
                     answer = self.connection.recv()
