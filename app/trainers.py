@@ -176,8 +176,16 @@ class Trainers:
         self._trainers: dict[str, Trainer] = {}
 
     def answer(self, dropped: list[str], session_id: str, setup: Setup | None, operation: str,
-               arguments: dict[str, Any]) -> tuple[str, Any]:
-        """Run one request; its outcome as (status, value), never an exception."""
+               arguments: dict[str, Any]) -> tuple[str, Any, float]:
+        """Run one request; its outcome as (status, value, CPU seconds it took), never an
+        exception. CPU time, not wall time, is what the request is charged: a worker that the
+        operating system set aside for a moment has not spent the client's share."""
+        began = time.thread_time()
+        status, value = self._answer(dropped, session_id, setup, operation, arguments)
+        return status, value, time.thread_time() - began
+
+    def _answer(self, dropped: list[str], session_id: str, setup: Setup | None, operation: str,
+                arguments: dict[str, Any]) -> tuple[str, Any]:
         for gone in dropped:
             self._trainers.pop(gone, None)
         try:
@@ -215,7 +223,7 @@ def _outcome(request: Request, status: str, value: Any) -> Any:
 
 class _FairQueue:
     """Requests waiting for one worker, shared fairly between owners (client addresses) by the
-    worker time they used: the next request is the oldest of the waiting owner that has used
+    worker CPU time they used: the next request is the oldest of the waiting owner that has used
     the least (start-time fair queuing). A client whose requests cost a hundred times more gets
     its turn a hundred times less often, and a client that was idle joins at the current level,
     without credit. ``None`` means stop."""
@@ -254,7 +262,7 @@ class _FairQueue:
             return request, bool(self._waiting)
 
     def charge(self, owner: Any, seconds: float) -> None:
-        """Count the worker time a request of ``owner`` used."""
+        """Count the worker CPU time a request of ``owner`` used."""
         with self._ready:
             self._used[owner] = self._used.get(owner, self._level) + seconds
             if len(self._used) > 10_000:  # forget idle owners: they rejoin at the level anyway
@@ -293,21 +301,22 @@ class _Dispatcher:
                 continue
             if others_wait and request.arguments.get("budget") is not None:  # share the worker
                 request.arguments["budget"] = min(request.arguments["budget"], SHARED_STEP_BUDGET_MS / 1000)
-            began = time.perf_counter()
             try:
-                request.future.set_result(_outcome(request, *self._exchange(request)))
+                status, value, used = self._exchange(request)
+                self._queue.charge(request.owner, used)
+                request.future.set_result(_outcome(request, status, value))
             except TrainerGone as exc:
                 request.future.set_exception(self._explained(exc))
             except BaseException as exc:  # handed to whoever waits for the answer
                 request.future.set_exception(exc)
-            self._queue.charge(request.owner, time.perf_counter() - began)
         self._stopped()
 
     def _explained(self, exc: TrainerGone) -> TrainerGone:
         """Why a trainer is not there, when the dispatcher knows better than "expired"."""
         return exc
 
-    def _exchange(self, request: Request) -> tuple[str, Any]:
+    def _exchange(self, request: Request) -> tuple[str, Any, float]:
+        """The request's (status, value, CPU seconds), from wherever the trainers are."""
         raise NotImplementedError
 
     def _stopped(self) -> None:
@@ -325,7 +334,7 @@ class _Local(_Dispatcher):
         self._trainers = Trainers()
         super().__init__()
 
-    def _exchange(self, request: Request) -> tuple[str, Any]:
+    def _exchange(self, request: Request) -> tuple[str, Any, float]:
         return self._trainers.answer(self._take_dropped(), request.session_id, request.setup,
                                      request.operation, request.arguments)
 
@@ -370,7 +379,7 @@ class _Worker(_Dispatcher):
         self._lost_why = why
         self._start()
 
-    def _exchange(self, request: Request) -> tuple[str, Any]:
+    def _exchange(self, request: Request) -> tuple[str, Any, float]:
         dropped = self._take_dropped()
         self._held.difference_update(dropped)
         self._lost.difference_update(dropped)
