@@ -40,7 +40,7 @@ async def stream(websocket: WebSocket, id: str) -> None:
     try:
         while True:
             await websocket.send_bytes(await _answer(websocket, store, id, await websocket.receive_text()))
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, RuntimeError):  # the page closed (RuntimeError: while we trained)
         return
 
 
