@@ -10,7 +10,8 @@ only the transport differs.
 Each worker (and the in-process table) has one dispatcher thread and a queue of requests: routes
 submit a request and get a ``Future``, which a thread can wait on and a coroutine can await, so
 nothing blocks the event loop or holds a thread of the pool while a trainer works. The queue
-takes turns between clients (addresses), first come first served within one; since every
+shares the worker between clients (addresses) by the worker time each used, first come first
+served within one; since every
 session has at most two requests outstanding (app/sessions.py), a busy worker slows all its
 clients alike and starves none. A step trains within its time budget, and within
 ``SHARED_STEP_BUDGET_MS`` when other requests wait for the worker.
@@ -31,7 +32,7 @@ import struct
 import threading
 import time
 import traceback
-from collections import OrderedDict, deque
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -45,6 +46,7 @@ from engine.trainer import Setup, Trainer
 
 
 GZIP_LEVEL = 6  # as good as 9 on frames, for less CPU
+STARTUP_SECONDS = 120  # for a new worker process to import what it needs
 
 
 class TrainerGone(LookupError):
@@ -175,8 +177,16 @@ class Trainers:
         self._trainers: dict[str, Trainer] = {}
 
     def answer(self, dropped: list[str], session_id: str, setup: Setup | None, operation: str,
-               arguments: dict[str, Any]) -> tuple[str, Any]:
-        """Run one request; its outcome as (status, value), never an exception."""
+               arguments: dict[str, Any]) -> tuple[str, Any, float]:
+        """Run one request; its outcome as (status, value, CPU seconds it took), never an
+        exception. CPU time, not wall time, is what the request is charged: a worker that the
+        operating system set aside for a moment has not spent the client's share."""
+        began = time.thread_time()
+        status, value = self._answer(dropped, session_id, setup, operation, arguments)
+        return status, value, time.thread_time() - began
+
+    def _answer(self, dropped: list[str], session_id: str, setup: Setup | None, operation: str,
+                arguments: dict[str, Any]) -> tuple[str, Any]:
         for gone in dropped:
             self._trainers.pop(gone, None)
         try:
@@ -197,6 +207,7 @@ class Trainers:
 def _serve(connection: Connection) -> None:
     """A worker process: answer each request on its own Trainers table until told to stop."""
     trainers = Trainers()
+    connection.send(("ready", None))  # imports done: from now on the deadline applies
     while (message := connection.recv()) is not None:
         connection.send(trainers.answer(*message))
 
@@ -212,11 +223,16 @@ def _outcome(request: Request, status: str, value: Any) -> Any:
 
 
 class _FairQueue:
-    """Requests waiting for one worker, served in turn between owners (client addresses): a
-    client with many requests waits its turn like a client with one. ``None`` means stop."""
+    """Requests waiting for one worker, shared fairly between owners (client addresses) by the
+    worker CPU time they used: the next request is the oldest of the waiting owner that has used
+    the least (start-time fair queuing). A client whose requests cost a hundred times more gets
+    its turn a hundred times less often, and a client that was idle joins at the current level,
+    without credit. ``None`` means stop."""
 
     def __init__(self) -> None:
-        self._waiting: OrderedDict[Any, deque[Request]] = OrderedDict()
+        self._waiting: dict[Any, deque[Request]] = {}
+        self._used: dict[Any, float] = {}  # seconds of worker time, on one clock for all owners
+        self._level = 0.0  # what the owner served last had used
         self._stop = False
         self._ready = threading.Condition()
 
@@ -224,8 +240,11 @@ class _FairQueue:
         with self._ready:
             if request is None:
                 self._stop = True
+            elif request.owner in self._waiting:
+                self._waiting[request.owner].append(request)
             else:
-                self._waiting.setdefault(request.owner, deque()).append(request)
+                self._waiting[request.owner] = deque([request])
+                self._used[request.owner] = max(self._used.get(request.owner, 0.0), self._level)
             self._ready.notify()
 
     def get(self) -> tuple[Request | None, bool]:
@@ -235,11 +254,20 @@ class _FairQueue:
                 self._ready.wait()
             if not self._waiting:
                 return None, False
-            owner, requests = self._waiting.popitem(last=False)
+            owner = min(self._waiting, key=self._used.__getitem__)
+            requests = self._waiting[owner]
             request = requests.popleft()
-            if requests:
-                self._waiting[owner] = requests  # to the back of the line
+            if not requests:
+                del self._waiting[owner]
+            self._level = self._used[owner]
             return request, bool(self._waiting)
+
+    def charge(self, owner: Any, seconds: float) -> None:
+        """Count the worker CPU time a request of ``owner`` used."""
+        with self._ready:
+            self._used[owner] = self._used.get(owner, self._level) + seconds
+            if len(self._used) > 10_000:  # forget idle owners: they rejoin at the level anyway
+                self._used = {o: u for o, u in self._used.items() if o in self._waiting or u > self._level}
 
 
 class _Dispatcher:
@@ -275,7 +303,9 @@ class _Dispatcher:
             if others_wait and request.arguments.get("budget") is not None:  # share the worker
                 request.arguments["budget"] = min(request.arguments["budget"], SHARED_STEP_BUDGET_MS / 1000)
             try:
-                request.future.set_result(_outcome(request, *self._exchange(request)))
+                status, value, used = self._exchange(request)
+                self._queue.charge(request.owner, used)
+                request.future.set_result(_outcome(request, status, value))
             except TrainerGone as exc:
                 request.future.set_exception(self._explained(exc))
             except BaseException as exc:  # handed to whoever waits for the answer
@@ -286,7 +316,8 @@ class _Dispatcher:
         """Why a trainer is not there, when the dispatcher knows better than "expired"."""
         return exc
 
-    def _exchange(self, request: Request) -> tuple[str, Any]:
+    def _exchange(self, request: Request) -> tuple[str, Any, float]:
+        """The request's (status, value, CPU seconds), from wherever the trainers are."""
         raise NotImplementedError
 
     def _stopped(self) -> None:
@@ -304,7 +335,7 @@ class _Local(_Dispatcher):
         self._trainers = Trainers()
         super().__init__()
 
-    def _exchange(self, request: Request) -> tuple[str, Any]:
+    def _exchange(self, request: Request) -> tuple[str, Any, float]:
         return self._trainers.answer(self._take_dropped(), request.session_id, request.setup,
                                      request.operation, request.arguments)
 
@@ -327,6 +358,16 @@ class _Worker(_Dispatcher):
         self.process = self._context.Process(target=_serve, args=(theirs,), daemon=True, name="trainer-worker")
         self.process.start()
         theirs.close()
+        self._started = False
+
+    def _wait_until_started(self) -> None:
+        """A new process imports NumPy and the engine first (seconds on a busy machine): that
+        time is not a request's, so the deadline starts once the worker says it is ready."""
+        if not self._started:
+            if not self.connection.poll(STARTUP_SECONDS):
+                raise OSError(f"the trainer worker did not start within {STARTUP_SECONDS} s")
+            self.connection.recv()
+            self._started = True
 
     def _replace(self, why: str) -> None:
         """Kill the worker (a stopped process too) and start a fresh one, without trainers; the
@@ -339,13 +380,14 @@ class _Worker(_Dispatcher):
         self._lost_why = why
         self._start()
 
-    def _exchange(self, request: Request) -> tuple[str, Any]:
+    def _exchange(self, request: Request) -> tuple[str, Any, float]:
         dropped = self._take_dropped()
         self._held.difference_update(dropped)
         self._lost.difference_update(dropped)
         message = (dropped, request.session_id, request.setup, request.operation, request.arguments)
         for attempt in (1, 2):
             try:
+                self._wait_until_started()
                 self.connection.send(message)
                 if self.connection.poll(self.deadline):
                     answer = self.connection.recv()

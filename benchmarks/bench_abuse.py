@@ -32,23 +32,21 @@ import argparse
 import asyncio
 import datetime
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 import bench_server  # beside this script
 import machine_info
+from engine.datasets import FEATURES
 
 ABUSES = ("huge_bodies", "expensive_steps", "evict")
 ABUSER_ADDRESS = "127.0.9.9"
-HEAVY = {"dataset": "plane", "train": 90, "layers": [8] * 6, "batch": 1,
-         "features": ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2", "cosx1", "cosx2"]}
+HEAVY = {"dataset": "plane", "train": 90, "layers": [8] * 6, "batch": 1, "features": list(FEATURES)}
 
 
 # -- the abuser (its own process) -----------------------------------------------------------------

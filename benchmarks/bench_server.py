@@ -109,15 +109,17 @@ def export_baseline(commit: str, folder: Path) -> Path:
     return folder
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its live children (the trainer workers)."""
-    def own(p: int) -> float:
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
                 for c in (task / "children").read_text().split()]
-    return own(pid) + sum(own(c) for c in children)
+    return process_cpu_seconds(pid) + sum(process_cpu_seconds(c) for c in children)
 
 
 def busy_seconds() -> float:
@@ -254,9 +256,11 @@ async def play(url: str, pid: int, n: int, path: str, warmup: float, seconds: fl
 
     tasks = [asyncio.create_task(loop(i)) for i in range(n)]
     await asyncio.sleep(max(0.0, t_start - time.perf_counter()))
+    http0 = process_cpu_seconds(pid)
     cpu0, own0, busy0, wall0 = cpu_seconds(pid), own_cpu_seconds(), busy_seconds(), time.perf_counter()
     await asyncio.sleep(max(0.0, t_end - time.perf_counter()))
     cpu1, own1, busy1, wall = cpu_seconds(pid), own_cpu_seconds(), busy_seconds(), time.perf_counter() - wall0
+    http1 = process_cpu_seconds(pid)
     await asyncio.gather(*tasks)
     await asyncio.gather(*(p.leave() for p in players))
     fps = [len(r) / seconds for r in records]
@@ -276,6 +280,8 @@ async def play(url: str, pid: int, n: int, path: str, warmup: float, seconds: fl
         "loadgen_cpu_cores": round(loadgen, 2),
         "others_cpu_cores": round(max(0.0, (busy1 - busy0) / wall - server - loadgen), 2),
         "server_cpu_ms_per_frame": round((cpu1 - cpu0) * 1000 / frames, 3) if frames else None,
+        # of which the server process itself (HTTP, WebSocket, scheduling); the rest: the workers
+        "http_process_cpu_ms_per_frame": round((http1 - http0) * 1000 / frames, 3) if frames else None,
     }
 
 

@@ -11,9 +11,7 @@ bytes. A problem is answered with a binary message whose JSON is ``{"error": sta
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -21,7 +19,7 @@ from pydantic import ValidationError
 
 from app.routes.api import BUSY, StepBody, step_arguments, validation_problems
 from app.sessions import SessionBusy, TooManySessions
-from app.trainers import TrainerGone
+from app.trainers import TrainerGone, binary_message
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -29,8 +27,7 @@ MAX_MESSAGE_BYTES = 1024  # a step request is a few dozen bytes
 
 
 def _error(status: int, detail: Any) -> bytes:
-    head = json.dumps({"error": status, "detail": detail}).encode()
-    return struct.pack("<I", len(head)) + head
+    return binary_message({"error": status, "detail": detail})
 
 
 @router.websocket("/api/sessions/{id}/stream")
@@ -40,7 +37,7 @@ async def stream(websocket: WebSocket, id: str) -> None:
     try:
         while True:
             await websocket.send_bytes(await _answer(websocket, store, id, await websocket.receive_text()))
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, RuntimeError):  # the page closed (RuntimeError: while we trained)
         return
 
 

@@ -11,6 +11,7 @@ from app.config import PlaygroundConfig
 from app.main import create_app
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
+from app.trainers import Request, _FairQueue
 from engine.trainer import Trainer
 
 from .test_classroom import page_state
@@ -77,3 +78,23 @@ def test_eviction_takes_from_whoever_holds_the_most() -> None:
     started("c")  # five started: b, holding three, loses its oldest
     assert store.get(first_a.id) is first_a
     assert [store.get(s.id) is not None for s in held_by_b] == [False, True, True]
+
+
+def test_a_worker_is_shared_by_the_time_each_client_used() -> None:
+    """A client whose requests cost much waits while clients whose requests cost little go."""
+    queue = _FairQueue()
+    heavy = [Request(f"h{i}", "step", {}, owner="heavy") for i in range(3)]
+    for request in heavy:
+        queue.put(request)
+    light = Request("l0", "step", {}, owner="light")
+    queue.put(light)
+    assert queue.get() == (heavy[0], True)
+    queue.charge("heavy", 0.5)
+    served = []
+    for i in range(1, 4):  # the light client asks again after each answer: it goes first
+        assert queue.get()[0].owner == "light"
+        queue.charge("light", 0.01)
+        queue.put(Request(f"l{i}", "step", {}, owner="light"))
+        served.append(i)
+    assert served == [1, 2, 3]
+    assert queue.get()[0].owner == "light"  # still under the heavy client's half second

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.config import PlaygroundConfig
 from app.main import create_app
-from app.sessions import InMemorySessionStore
+from app.sessions import InMemorySessionStore, Session
 from app.settings import Settings
 from app.trainers import LocalTrainers, Request, TrainerGone, TrainerLost, WorkerTrainers
 from engine.datasets import FEATURES
@@ -25,6 +25,15 @@ from .test_classroom import page_state
 CONFIG = PlaygroundConfig(dataset="xor", noise=10, seed=5)
 # A network whose epoch takes a while: 9 features, six layers of 8, batch 1.
 HEAVY = {"dataset": "plane", "train": 90, "layers": [8] * 6, "batch": 1, "features": list(FEATURES)}
+
+
+def _wait_until_busy(session: Session) -> None:
+    """Until the session has a request at work and one waiting (their threads take a moment)."""
+    for _ in range(1000):
+        if session.lock._count == 2:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the two requests never reached the session")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +116,7 @@ def test_a_stopped_worker_is_replaced_after_the_deadline_and_nothing_else_waits(
     its sessions answer 404 ("restarted"), which the page turns into a fresh start. Meanwhile
     more than one waiting request per session answers 429 at once, and /healthz, pages and
     static files answer without waiting."""
-    deadline = 3
+    deadline = 5
     with TestClient(create_app(Settings(workers=1, request_deadline_seconds=deadline))) as client:
         sid = client.post("/api/sessions", json={}).json()["id"]
         worker = client.app.state.sessions.trainers._workers[0]
@@ -116,7 +125,7 @@ def test_a_stopped_worker_is_replaced_after_the_deadline_and_nothing_else_waits(
             with ThreadPoolExecutor(4) as pool:
                 started = time.monotonic()
                 waiting = [pool.submit(client.post, f"/api/sessions/{sid}/step", json={"epochs": 1}) for _ in range(2)]
-                time.sleep(0.5)
+                _wait_until_busy(client.app.state.sessions.get(sid))
                 assert client.post(f"/api/sessions/{sid}/step", json={"epochs": 1}).status_code == 429
                 assert client.get(f"/api/sessions/{sid}").status_code == 429
                 for path in ("/healthz", "/?dataset=xor", "/static/css/playground.css", "/playground"):
@@ -150,7 +159,7 @@ def test_concurrent_requests_beyond_one_waiting_get_429_at_once() -> None:
         with session.lock:  # a request at work (holding the session) ...
             blocked = threading.Thread(target=lambda: client.get(f"/api/sessions/{sid}"))
             blocked.start()  # ... and one waiting for it
-            time.sleep(0.3)
+            _wait_until_busy(session)
             for answer in (client.get(f"/api/sessions/{sid}"), client.post(f"/api/sessions/{sid}/step", json={}),
                            client.patch(f"/api/sessions/{sid}/config", json={"lr": 0.1})):
                 assert answer.status_code == 429 and answer.headers["retry-after"] == "1"
