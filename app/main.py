@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.paths import STATIC_DIR
-from app.routes import api, classroom, pages
+from app.routes import api, classroom, data, pages
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
 from app.trainers import make_trainers
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
+    app.include_router(data.router)
     app.include_router(pages.router)
     app.include_router(classroom.router)
     api.install_error_handlers(app)

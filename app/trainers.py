@@ -21,7 +21,9 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
+from app.export_py import python_script
 from app.frames import build_frame, data_points, flags, metrics
+from app.model_file import load_state
 from engine.trainer import Setup, Trainer
 
 
@@ -88,6 +90,9 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "set_weight": _edited(Trainer.set_weight),
     "set_bias": _edited(Trainer.set_bias),
     "export": Trainer.to_dict,
+    # your own data in, your model out (app/routes/data.py)
+    "python_script": python_script,
+    "load": load_state,
 }
 
 

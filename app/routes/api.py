@@ -24,6 +24,7 @@ from app.config import (
     PlaygroundConfig,
     validate_config,
 )
+from app.model_file import model_file
 from app.sessions import Session, SessionStore, get_store
 from app.trainers import TrainerGone
 from engine.trainer import MAX_EDIT_VALUE
@@ -246,10 +247,10 @@ def set_bias(session: SessionDep, body: BiasBody) -> Frame:
 
 
 @router.get("/sessions/{id}/model", responses=_SESSION_ERRORS,
-            summary="Download the configuration and the whole trainer state as JSON")
+            summary="Download the configuration and the whole trainer state as JSON (load it back with POST)")
 def export_model(session: SessionDep) -> Response:
     with session.lock:
-        content = {**_config_view(session), "trainer": session.run("export")}
+        content = model_file(session.config, session.run("export"))
     return JSONResponse(content, headers={"Content-Disposition": 'attachment; filename="playground-model.json"'})
 
 
