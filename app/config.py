@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from app.points import MAX_POINTS_TEXT, PointsError, points_dataset
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS, FEATURES, SCALER_METHODS
 from engine.losses import LOSSES, REGULARIZATIONS
@@ -34,6 +35,7 @@ MAX_REG_RATE = 10.0
 MAX_SEED = 2**31 - 1
 MAX_EPOCHS_PER_STEP = 100
 MIN_GRID, DEFAULT_GRID = 10, 50  # and the engine's MAX_GRID
+DATA_HASH_PATTERN = r"^[0-9a-f]{64}$"  # an uploaded set's SHA-256 (app/datastore.py)
 
 # The dropdowns' choices (the API accepts any value in range).
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -111,6 +113,9 @@ class PlaygroundConfig(BaseModel):
     discretize: bool = False
     hide: tuple[HideableName, ...] = ()
     hide_text: bool = False
+    # Your own data: a drawn set (app/points.py) or the hash of an uploaded one (app/datastore.py).
+    points: Annotated[str, Field(max_length=MAX_POINTS_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    data: Annotated[str, Field(pattern=DATA_HASH_PATTERN)] | None = None
 
     @field_validator("features", "hide")
     @classmethod
@@ -239,10 +244,23 @@ def validate_config(data: Mapping[str, Any]) -> PlaygroundConfig:
         config = PlaygroundConfig.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigError([_field_error(e) for e in exc.errors()]) from None
-    cross = _cross_field_error(config)
+    cross = _cross_field_error(config) or _own_data_error(config)
     if cross:
         raise ConfigError([cross])
     return config
+
+
+def _own_data_error(config: PlaygroundConfig) -> FieldError | None:
+    """Drawn points must fit the playground's problem and classes; an uploaded set is looked up
+    (and checked against the problem) where the data is stored, not here."""
+    if config.points is not None and config.data is not None:
+        return FieldError("points", "give drawn points or uploaded data, not both", "points_and_data")
+    if config.points is not None:
+        try:
+            points_dataset(config.points, config.problem, config.classes)
+        except PointsError as exc:
+            return FieldError("points", str(exc), "points_invalid", (("reason", str(exc)),))
+    return None
 
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from html import escape
 
 from fastapi import FastAPI
@@ -11,6 +12,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.datastore import DataStore
+from app.own_data import own_dataset
 from app.paths import STATIC_DIR
 from app.routes import api, classroom, data, pages
 from app.sessions import InMemorySessionStore
@@ -20,8 +23,9 @@ from app.trainers import make_trainers
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    datastore = DataStore(settings.data_dir)
     store = InMemorySessionStore(settings.session_ttl_seconds, settings.max_sessions,
-                                 trainers=make_trainers(settings.workers))
+                                 trainers=make_trainers(settings.workers), own_data=partial(own_dataset, store=datastore))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Neural network playground", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.sessions = store
+    app.state.datastore = datastore
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)

@@ -24,6 +24,10 @@ from fastapi import Request
 
 from app.config import PlaygroundConfig
 from app.trainers import Trainers, WorkerTrainers
+from app.own_data import own_dataset
+from engine.datasets import Dataset
+
+OwnData = Callable[[PlaygroundConfig], Dataset | None]  # the drawn or uploaded set a config names
 
 
 @dataclass(eq=False)
@@ -31,6 +35,7 @@ class Session:
     id: str
     config: PlaygroundConfig
     trainers: Trainers | WorkerTrainers = field(repr=False)
+    own_data: OwnData = field(default=own_dataset, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_used: float = 0.0
 
@@ -43,7 +48,7 @@ class Session:
         """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
         The trainer changes nothing when it raises ValueError, and the config is stored only after
         it succeeded, so a failed change leaves the session as it was. Caller holds the lock."""
-        rebuilt = self.run("apply", setup=config.to_setup())
+        rebuilt = self.run("apply", setup=config.to_setup(), data=self.own_data(config))
         self.config = config
         return rebuilt
 
@@ -87,6 +92,7 @@ class InMemorySessionStore(SessionStore):
         max_sessions: int,
         clock: Callable[[], float] = time.monotonic,
         trainers: Trainers | WorkerTrainers | None = None,
+        own_data: OwnData = own_dataset,
     ):
         if ttl_seconds <= 0 or max_sessions < 1:
             raise ValueError(f"need ttl_seconds > 0 and max_sessions ≥ 1, got {ttl_seconds}, {max_sessions}")
@@ -94,13 +100,14 @@ class InMemorySessionStore(SessionStore):
         self.max_sessions = max_sessions
         self.clock = clock
         self.trainers = trainers if trainers is not None else Trainers()
+        self.own_data = own_data
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
     def create(self, config: PlaygroundConfig) -> Session:
-        session = Session(secrets.token_urlsafe(18), config, self.trainers)
+        session = Session(secrets.token_urlsafe(18), config, self.trainers, self.own_data)
         # Building the trainer is the slow part: do it outside the store's lock.
-        self.trainers.create(session.id, config.to_setup())
+        self.trainers.create(session.id, config.to_setup(), self.own_data(config))
         with self._lock:
             session.last_used = now = self.clock()
             self._drop_expired(now)

@@ -21,9 +21,12 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
+from app.csv_data import split_csv
 from app.export_py import python_script
 from app.frames import build_frame, data_points, flags, metrics
 from app.model_file import load_state
+from app.own_data import reconfigure
+from engine.datasets import Dataset
 from engine.trainer import Setup, Trainer
 
 
@@ -78,7 +81,7 @@ def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
 # Everything a route may do to a trainer. Each runs where the trainer lives and returns plain
 # data (picklable), so the same table serves both kinds of store.
 OPERATIONS: dict[str, Callable[..., Any]] = {
-    "apply": lambda trainer, setup: trainer.reconfigure(setup),
+    "apply": reconfigure,  # with the data the configuration names (app/own_data.py)
     "reset": lambda trainer, seed: trainer.reset(seed),
     "step": _step,
     "step_json": _encoded(_step),
@@ -93,6 +96,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     # your own data in, your model out (app/routes/data.py)
     "python_script": python_script,
     "load": load_state,
+    "data_csv": lambda trainer: split_csv(trainer.train_data, trainer.test_data),
 }
 
 
@@ -102,8 +106,8 @@ class Trainers:
     def __init__(self) -> None:
         self._trainers: dict[str, Trainer] = {}
 
-    def create(self, session_id: str, setup: Setup) -> None:
-        self._trainers[session_id] = Trainer(setup)
+    def create(self, session_id: str, setup: Setup, data: Dataset | None = None) -> None:
+        self._trainers[session_id] = Trainer(setup, data)
 
     def call(self, session_id: str, operation: str, arguments: dict[str, Any]) -> Any:
         trainer = self._trainers.get(session_id)
@@ -205,8 +209,8 @@ class WorkerTrainers:
     def _worker(self, session_id: str) -> _Worker:
         return self._workers[hash(session_id) % len(self._workers)]
 
-    def create(self, session_id: str, setup: Setup) -> None:
-        self._worker(session_id).request(session_id, "create", {"setup": setup})
+    def create(self, session_id: str, setup: Setup, data: Dataset | None = None) -> None:
+        self._worker(session_id).request(session_id, "create", {"setup": setup, "data": data})
 
     def call(self, session_id: str, operation: str, arguments: dict[str, Any]) -> Any:
         return self._worker(session_id).request(session_id, operation, arguments)

@@ -159,9 +159,9 @@ def create_session(
 ) -> dict[str, Any]:
     try:
         config = validate_config(changes or {})
+        session = store.create(config)  # ConfigError too if its uploaded data is not here
     except ConfigError as exc:
         raise _config_problems(exc) from None
-    session = store.create(config)
     with session.lock:
         return {"id": session.id, **_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
 

@@ -76,9 +76,18 @@ def playground(request: Request, store: SessionStore = Depends(get_store)) -> HT
 def _open(request: Request, store: SessionStore, template: str) -> HTMLResponse:
     lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     config, notes = parse_query(list(request.query_params.multi_items()), ignore=PAGE_KEYS)
-    session = store.create(config)
+    session, notes = _create(store, config, notes)
     with session.lock:
         return _render(request, template, session, lang, notes=notes)
+
+
+def _create(store: SessionStore, config: PlaygroundConfig, notes: list[FieldError]) -> tuple[Session, list[FieldError]]:
+    """A session for a link; one whose uploaded data this server does not have opens with a
+    generated dataset instead, and says so."""
+    try:
+        return store.create(config), notes
+    except ConfigError as exc:
+        return store.create(config.with_changes(data=None, points=None)), [*notes, *exc.errors]
 
 
 @router.post("/s/{sid}/config", response_class=HTMLResponse)
@@ -107,7 +116,7 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
                 store.delete(sid)
     # Expired, or the server restarted: start again from what the form says.
     config, notes = parse_query([(k, str(v)) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
-    session = store.create(config)
+    session, notes = _create(store, config, notes)
     with session.lock:
         response = _render(request, "partials/playground.html", session, lang, notes=notes,
                            messages=[translator(lang)("js.expired")])

@@ -67,7 +67,8 @@ def test_load_of_save_is_identity(client: TestClient, other_server: TestClient, 
     fresh = _session(other_server)
     answer = other_server.post(f"/api/sessions/{fresh}/model", json=saved)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["config"] == saved["config"] and answer.json()["frame"]["epoch"] == before
+    assert answer.json()["config"] == saved["config"]
+    assert answer.json()["frame"]["epoch"] == saved["trainer"]["epoch"]  # before, unless it diverged
     assert _model(other_server, fresh) == saved
 
 
