@@ -46,9 +46,12 @@ class _Problems:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
 
-    def add(self, row: int, column: str | None, message: str) -> None:
+    def add(self, row: int, column: str | None, code: str, message: str, **params: object) -> None:
+        """One problem: the API names its row and column in the field, the page words it from
+        ``code`` and ``params`` (which hold the row and column too)."""
         where = f"row {row}" + (f", column {column}" if column else "")
-        self.errors.append(FieldError(where, message))
+        values = {"row": row, "column": column or "", **params}
+        self.errors.append(FieldError(where, message, code, tuple((k, str(v)) for k, v in values.items())))
 
     @property
     def full(self) -> bool:
@@ -74,10 +77,10 @@ def read_csv(body: bytes, problem: str | None = None) -> ReadData:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError([FieldError("body", f"not UTF-8 text (byte {exc.start + 1})")]) from None
+        raise ConfigError([FieldError("body", f"not UTF-8 text (byte {exc.start + 1})", "csv_not_text")]) from None
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
-        raise ConfigError([FieldError("body", "the file is empty")])
+        raise ConfigError([FieldError("body", "the file is empty", "csv_empty")])
     delimiter = ";" if ";" in lines[0][1] and "," not in lines[0][1].split(";")[0] else ","
     decimal_comma = delimiter == ";"
     rows = list(zip((n for n, _ in lines), csv.reader((line for _, line in lines), delimiter=delimiter)))
@@ -86,14 +89,16 @@ def read_csv(body: bytes, problem: str | None = None) -> ReadData:
         rows = rows[1:]  # a header
     problems = _Problems()
     if len(rows) > MAX_DATA_ROWS:
-        problems.add(rows[MAX_DATA_ROWS][0], None, f"too many rows: at most {MAX_DATA_ROWS} points, got {len(rows)}")
+        problems.add(rows[MAX_DATA_ROWS][0], None, "csv_rows", f"too many rows: at most {MAX_DATA_ROWS} points, "
+                     f"got {len(rows)}", limit=MAX_DATA_ROWS, count=len(rows))
         problems.raise_any()
     points, labels, label_rows = [], [], []
     for number, cells in rows:
         cells = [cell.strip() for cell in cells]
         split_column = len(cells) == 4 and cells[3].lower() in SPLITS
         if len(cells) != 3 and not split_column:
-            problems.add(number, None, f"expected 3 columns ({', '.join(COLUMNS)}), got {len(cells)}")
+            problems.add(number, None, "csv_columns", f"expected 3 columns ({', '.join(COLUMNS)}), got {len(cells)}",
+                         count=len(cells))
         else:
             points.append([_coordinate(problems, number, column, cell, decimal_comma)
                            for column, cell in zip(COLUMNS[:2], cells)])
@@ -109,9 +114,10 @@ def read_csv(body: bytes, problem: str | None = None) -> ReadData:
 def _coordinate(problems: _Problems, row: int, column: str, cell: str, decimal_comma: bool) -> float:
     value = _number(cell, decimal_comma)
     if value is None:
-        problems.add(row, column, f"{cell!r} is not a number")
+        problems.add(row, column, "csv_not_number", f"{cell!r} is not a number", value=cell)
     elif not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
-        problems.add(row, column, f"{cell!r} must be a finite number of size at most {MAX_ABS_VALUE:g}")
+        problems.add(row, column, "csv_not_finite", f"{cell!r} must be a finite number of size at most "
+                     f"{MAX_ABS_VALUE:g}", value=cell, limit=f"{MAX_ABS_VALUE:g}")
     else:
         return value
     return math.nan  # reported; never used
@@ -125,9 +131,11 @@ def _labelled(x: np.ndarray, labels: list[str], rows: list[int], problem: str | 
     if all(v is not None for v in values) and problem != "binary" or problem == "regression":
         for row, label, value in zip(rows, labels, values):
             if value is None:
-                problems.add(row, "label", f"{label!r} is not a number (a regression target)")
+                problems.add(row, "label", "csv_not_number", f"{label!r} is not a number (a regression target)",
+                             value=label)
             elif not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
-                problems.add(row, "label", f"{label!r} must be a finite number of size at most {MAX_ABS_VALUE:g}")
+                problems.add(row, "label", "csv_not_finite", f"{label!r} must be a finite number of size at most "
+                             f"{MAX_ABS_VALUE:g}", value=label, limit=f"{MAX_ABS_VALUE:g}")
             if problems.full:
                 break
         problems.raise_any()
@@ -145,15 +153,17 @@ def _labelled(x: np.ndarray, labels: list[str], rows: list[int], problem: str | 
         names = tuple(sorted(set(labels)))
         if len(names) > MAX_CLASSES:
             raise ConfigError([FieldError("column label", f"{len(names)} classes found ({', '.join(names[:8])}"
-                                          f"{', ...' if len(names) > 8 else ''}); at most {MAX_CLASSES}")])
+                                          f"{', ...' if len(names) > 8 else ''}); at most {MAX_CLASSES}",
+                                          "csv_classes_many", (("count", str(len(names))), ("limit", str(MAX_CLASSES))))])
         if len(names) < 2:
-            raise ConfigError([FieldError("column label", f"only one class found ({names[0]}); at least 2 are needed")])
+            raise ConfigError([FieldError("column label", f"only one class found ({names[0]}); at least 2 are needed",
+                                          "csv_classes_one", (("name", names[0]),))])
         y = np.array([names.index(label) for label in labels], dtype=np.float64)
         problem = problem or ("binary" if len(names) == 2 else "multiclass")
     try:
         return ReadData(dataset_from_arrays(x, y, problem), names)
     except ValueError as exc:
-        raise ConfigError([FieldError("column label", str(exc))]) from None
+        raise ConfigError([FieldError("column label", str(exc), "csv_labels", (("reason", str(exc)),))]) from None
 
 
 def _cells(x: np.ndarray, y: np.ndarray, problem: str) -> list[str]:

@@ -4,7 +4,7 @@ A drawn set travels in the ``points`` setting of the configuration, so a shared 
 it exactly. The text is base64url (no padding) of bytes ``[version, problem, x1, x2, label, x1,
 x2, label, ...]``: each coordinate is quantised to one byte over the drawn square [-6, 6]
 (``-6 + 12·q/255``, a step of 0.047, finer than a click on the chart), the label is the class id,
-or for regression the value in [-1, 1] as ``(q - 127)/127`` (so 0 is exact). Three bytes a point:
+or for regression the value in [-1, 1] as ``(q - 100)/100`` (steps of 0.01, as the page's slider). Three bytes a point:
 300 points make 1,200 characters. The page's data.js edits the same bytes when a student clicks.
 """
 
@@ -21,7 +21,7 @@ POINTS_VERSION = 1
 MAX_DRAWN_POINTS = 300
 PROBLEM_CODES = ("binary", "multiclass", "regression")  # the second byte is the index here
 LEVELS = 255  # a coordinate byte q is -HALF_SIDE + 2·HALF_SIDE·q/LEVELS
-VALUE_ZERO = 127  # a regression byte q is (q - VALUE_ZERO)/VALUE_ZERO, in [-1, 1]
+VALUE_ZERO = 100  # a regression byte q is (q - VALUE_ZERO)/VALUE_ZERO, in [-1, 1]
 _HEADER = 2
 _PER_POINT = 3
 MAX_POINTS_TEXT = 4 * (_HEADER + _PER_POINT * MAX_DRAWN_POINTS) // 3 + 4

@@ -1,0 +1,223 @@
+// Your own data in, your model out: points drawn on the output chart, a CSV file or a saved model
+// uploaded. The playground form carries a drawn set in its hidden `points` setting, in the format
+// of app/points.py; a click edits those bytes and posts the form like any other change, so the
+// server trains on the new set and the address bar becomes a link that reproduces it.
+// Nothing here draws the charts: static/js/playground.js does, from the server's data.
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const HIT_PIXELS = 8; // a click this close to a drawn point removes it
+  // These survive the swaps of the playground form.
+  let drawing = false;
+  let drawClass = 1;
+  let pending = []; // a drawing still too small to train on: rows [q1, q2, label]
+
+  function page() {
+    const element = $("playground-state");
+    return element ? JSON.parse(element.textContent) : null;
+  }
+
+  function limits() {
+    const d = $("data-io").dataset;
+    return {
+      min: Number(d.minPoints), max: Number(d.maxPoints), levels: Number(d.levels),
+      zero: Number(d.valueZero), half: Number(d.halfSide), problems: d.problems.split(","), version: Number(d.version),
+    };
+  }
+
+  function say(template, params = {}) {
+    let text = template || "";
+    for (const [name, value] of Object.entries(params)) text = text.replaceAll(`{${name}}`, value);
+    const status = $("draw-status");
+    if (status) status.textContent = text;
+  }
+
+  // ---- the drawn set: base64url bytes [version, problem, q1, q2, label, ...] ------------------
+
+  function drawnRows() {
+    const text = $("points-field").value;
+    if (!text) return [];
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const rows = [];
+    for (let i = 2; i + 3 <= bytes.length; i += 3) rows.push([bytes[i], bytes[i + 1], bytes[i + 2]]);
+    return rows;
+  }
+
+  function encode(rows, problem) {
+    const l = limits();
+    const bytes = [l.version, l.problems.indexOf(problem), ...rows.flat()];
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function post(rows) {
+    // An empty set is no set: the playground goes back to its generated dataset.
+    $("points-field").value = rows.length ? encode(rows, page().problem) : "";
+    $("data-field").value = "";
+    $("points-field").dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  // ---- clicks on the output chart -------------------------------------------------------------
+
+  function axes(chart) {
+    const layout = chart._fullLayout; // Plotly's axes convert between pixels and data
+    return layout && layout.xaxis && layout.yaxis ? { x: layout.xaxis, y: layout.yaxis } : null;
+  }
+
+  function quantise(value) {
+    const l = limits();
+    return Math.max(0, Math.min(l.levels, Math.round(((value + l.half) / (2 * l.half)) * l.levels)));
+  }
+
+  function coordinate(q) {
+    const l = limits();
+    return -l.half + (2 * l.half * q) / l.levels;
+  }
+
+  function newLabel() {
+    if (page().problem !== "regression") return drawClass;
+    const l = limits();
+    return Math.round(Number($("draw-value").value) * l.zero + l.zero);
+  }
+
+  function nearest(rows, ax, px, py) {
+    let best = -1;
+    let bestDistance = HIT_PIXELS;
+    rows.forEach(([q1, q2], index) => {
+      const distance = Math.hypot(ax.x.d2p(coordinate(q1)) - px, ax.y.d2p(coordinate(q2)) - py);
+      if (distance <= bestDistance) { best = index; bestDistance = distance; }
+    });
+    return best;
+  }
+
+  function clickChart(event) {
+    const chart = $("output-chart");
+    const ax = axes(chart);
+    if (!drawing || !ax) return;
+    const box = chart.getBoundingClientRect();
+    const px = event.clientX - box.left - ax.x._offset;
+    const py = event.clientY - box.top - ax.y._offset;
+    if (px < 0 || py < 0 || px > ax.x._length || py > ax.y._length) return;
+    const l = limits();
+    const rows = drawnRows();
+    const growing = rows.length ? rows : pending;
+    const hit = nearest(growing, ax, px, py);
+    if (hit >= 0) {
+      growing.splice(hit, 1);
+      if (rows.length && rows.length < l.min) return say($("data-io").dataset.tooFew, { needed: l.min });
+    } else if (growing.length >= l.max) {
+      return say($("data-io").dataset.tooMany, { limit: l.max });
+    } else {
+      growing.push([quantise(ax.x.p2d(px)), quantise(ax.y.p2d(py)), newLabel()]);
+    }
+    if (rows.length) return post(rows);
+    if (pending.length >= l.min) {
+      const drawn = pending;
+      pending = [];
+      return post(drawn);
+    }
+    showPending();
+  }
+
+  function showPending() {
+    // Too few points to train on yet: shown as marks over the chart, and counted.
+    const chart = $("output-chart");
+    chart.querySelectorAll(".pending-point").forEach((mark) => mark.remove());
+    const ax = axes(chart);
+    if (!ax || !pending.length) return say("");
+    const colours = page().colours;
+    pending.forEach(([q1, q2, label]) => {
+      const mark = document.createElement("span");
+      mark.className = "pending-point";
+      mark.style.left = `${ax.x._offset + ax.x.d2p(coordinate(q1))}px`;
+      mark.style.top = `${ax.y._offset + ax.y.d2p(coordinate(q2))}px`;
+      mark.style.background = page().problem === "multiclass" ? colours.classes[label]
+        : label >= limits().zero ? colours.positive : colours.negative;
+      chart.appendChild(mark);
+    });
+    const l = limits();
+    say($("data-io").dataset.pending, { count: pending.length, needed: l.min, missing: l.min - pending.length });
+  }
+
+  // ---- files --------------------------------------------------------------------------------
+
+  async function upload(input, kind) {
+    const file = input.files && input.files[0];
+    if (!file) return;
+    const state = page();
+    htmx.ajax("POST", `/s/${state.sid}/${kind}`, {
+      target: "#playground", swap: "outerHTML", values: { file: await file.text(), lang: state.lang },
+    });
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------
+
+  function showControls() {
+    const toggle = $("draw-toggle");
+    if (!toggle) return;
+    toggle.setAttribute("aria-pressed", String(drawing));
+    $("output-chart").classList.toggle("drawing", drawing);
+    const state = page();
+    const classes = document.querySelectorAll(".draw-class");
+    if (drawClass >= classes.length) drawClass = classes.length - 1;
+    classes.forEach((button) => {
+      const index = Number(button.dataset.class);
+      button.setAttribute("aria-pressed", String(index === drawClass));
+      button.style.borderColor = state.problem === "multiclass" ? state.colours.classes[index]
+        : index === 1 ? state.colours.positive : state.colours.negative;
+    });
+    showPending();
+  }
+
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    if (target.closest("#output-chart")) return clickChart(event);
+    const button = target.closest("#data-io button");
+    if (!button) return;
+    if (button.id === "draw-toggle") {
+      drawing = !drawing;
+      showControls();
+    } else if (button.classList.contains("draw-class")) {
+      drawClass = Number(button.dataset.class);
+      showControls();
+    } else if (button.id === "draw-clear" || button.id === "data-generated") {
+      pending = [];
+      showPending();
+      post([]);
+    }
+  });
+
+  // Capture: runs before HTMX hears the change on the form.
+  document.addEventListener("change", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    if (target.closest("#data-io") && !["points-field", "data-field"].includes(target.id)) {
+      event.stopPropagation(); // these controls are not settings of the playground
+      if (target.id === "data-file") upload(target, "data");
+      if (target.id === "model-file") upload(target, "model");
+    } else if (target.name === "dataset" || target.name === "problem") {
+      // A generated dataset was chosen: the drawn or uploaded one gives way.
+      if ($("points-field")) $("points-field").value = "";
+      if ($("data-field")) $("data-field").value = "";
+      pending = [];
+    }
+  }, true);
+
+  document.addEventListener("input", (event) => {
+    if (event.target instanceof Element && event.target.id === "draw-value") {
+      $("draw-value-shown").textContent = event.target.value;
+    }
+  });
+
+  document.addEventListener("htmx:responseError", (event) => {
+    // The session expired while a file was on its way: rebuild the playground from its link.
+    if (event.detail.xhr.status === 404 && /^\/s\/[^/]+\/(data|model)$/.test(event.detail.pathInfo.requestPath)) {
+      htmx.ajax("GET", `/playground${window.location.search}`, { target: "#playground", swap: "outerHTML" });
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", showControls);
+  document.addEventListener("htmx:afterSettle", showControls);
+})();
