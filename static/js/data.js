@@ -13,9 +13,13 @@
   let drawClass = 1;
   let pending = []; // a drawing still too small to train on: rows [q1, q2, label]
 
+  let parsed = { element: null, state: null };
+
   function page() {
+    // The page's state (session, problem, colours, data points), read once per playground swap.
     const element = $("playground-state");
-    return element ? JSON.parse(element.textContent) : null;
+    if (element !== parsed.element) parsed = { element, state: element ? JSON.parse(element.textContent) : null };
+    return parsed.state;
   }
 
   function limits() {
@@ -151,6 +155,80 @@
     });
   }
 
+  // ---- metrics: confusion matrices, or predicted against true ----------------------------------
+
+  function percent(value, lang) {
+    return value === null ? "–" : new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 1 }).format(value);
+  }
+
+  function cell(row, tag, text) {
+    const element = document.createElement(tag);
+    element.textContent = text;
+    row.appendChild(element);
+    return element;
+  }
+
+  function confusionTable(split, detail, state) {
+    const labels = $("metrics-detail").dataset;
+    const className = (index) => labels.class.replace("{index}", index);
+    const colour = (index) => (state.problem === "multiclass" ? state.colours.classes[index]
+      : index === 1 ? state.colours.positive : state.colours.negative);
+    const table = document.createElement("table");
+    table.className = "confusion";
+    table.createCaption().textContent = labels[split];
+    const head = table.createTHead().insertRow();
+    cell(head, "th", labels.corner);
+    detail.confusion.forEach((_, j) => { cell(head, "th", className(j)).style.borderBottomColor = colour(j); });
+    cell(head, "th", labels.accuracy);
+    const body = table.createTBody();
+    detail.confusion.forEach((counts, i) => {
+      const row = body.insertRow();
+      const name = cell(row, "th", className(i));
+      name.scope = "row";
+      name.style.borderLeftColor = colour(i);
+      const total = counts.reduce((a, b) => a + b, 0);
+      counts.forEach((count, j) => {
+        const share = total ? count / total : 0;
+        const shade = i === j ? "0,114,178" : "213,94,0"; // right: blue, wrong: vermilion
+        cell(row, "td", count.toLocaleString(state.lang)).style.background = `rgba(${shade},${(0.6 * share).toFixed(3)})`;
+      });
+      cell(row, "td", percent(detail.class_accuracy[i], state.lang));
+    });
+    $(`confusion-${split}`).replaceChildren(table);
+  }
+
+  function predictionChart(frame, state) {
+    const labels = $("metrics-detail").dataset;
+    const traces = ["train", "test"].map((split) => {
+      const predicted = frame.metrics_detail[split].predicted;
+      return {
+        type: "scatter", mode: "markers", name: labels[split],
+        x: state.data[split].y.slice(0, predicted.length), y: predicted,
+        marker: { size: 5, color: split === "train" ? state.colours.positive : state.colours.negative, opacity: 0.7 },
+      };
+    });
+    const values = traces.flatMap((trace) => [...trace.x, ...trace.y]).filter((v) => v !== null);
+    const low = Math.min(-1, ...values);
+    const high = Math.max(1, ...values);
+    traces.push({ type: "scatter", mode: "lines", x: [low, high], y: [low, high], hoverinfo: "skip", showlegend: false,
+      line: { color: "#888", width: 1, dash: "dot" } });
+    Plotly.react("prediction-chart", traces, {
+      margin: { l: 44, r: 8, t: 8, b: 40 }, legend: { orientation: "h", y: 1.12, x: 0 },
+      xaxis: { title: { text: labels.true }, range: [low, high] }, yaxis: { title: { text: labels.predicted }, range: [low, high] },
+    }, { displayModeBar: false, responsive: true });
+    const number = (v) => (v === null ? "–" : v.toLocaleString(state.lang, { maximumFractionDigits: 3 }));
+    $("r2-values").textContent = labels.r2.replace("{train}", number(frame.metrics.train_metric))
+      .replace("{test}", number(frame.metrics.test_metric));
+  }
+
+  function drawMetrics(frame) {
+    const state = page();
+    if (!$("metrics-detail") || !state || !frame.metrics_detail) return;
+    if (state.problem === "regression") return predictionChart(frame, state);
+    confusionTable("train", frame.metrics_detail.train, state);
+    confusionTable("test", frame.metrics_detail.test, state);
+  }
+
   // ---- wiring ---------------------------------------------------------------------------------
 
   function showControls() {
@@ -218,6 +296,7 @@
     }
   });
 
+  document.addEventListener("playground:frame", (event) => drawMetrics(event.detail)); // from playground.js
   document.addEventListener("DOMContentLoaded", showControls);
   document.addEventListener("htmx:afterSettle", showControls);
 })();

@@ -282,6 +282,7 @@
 
   function draw(frame) {
     lastFrame = frame;
+    document.dispatchEvent(new CustomEvent("playground:frame", { detail: frame })); // for static/js/data.js
     drawMetrics(frame);
     drawCurve(frame);
     drawOutput(frame);

@@ -120,3 +120,35 @@ def test_a_saved_model_loaded_on_the_page(page: Page, api: httpx.Client) -> None
     expect(page.locator("#epoch")).to_have_text("37")
     assert "dataset=spiral" in page.url and "layers=5,3" in page.url
     assert api.get(f"/api/sessions/{sid(page)}/model").json() == model
+
+
+def confusion(page: Page, split: str) -> list[list[int]]:
+    return page.evaluate("""(split) => [...document.querySelectorAll(`#confusion-${split} tbody tr`)]
+        .map((row) => [...row.querySelectorAll('td')].slice(0, -1).map((td) => Number(td.textContent.replace(/\\D/g, ''))))""",
+                         split)
+
+
+def test_metrics_follow_training(page: Page) -> None:
+    open_ready(page, "/?dataset=blobs&classes=4&lr=0.1")
+    before = confusion(page, "test")
+    assert len(before) == 4 and sum(map(sum, before)) == 250 and sum(map(sum, confusion(page, "train"))) == 250
+    page.click("#play")
+    wait_epoch(page, "e >= 30")
+    page.click("#play")
+    paused_epoch(page)
+    after = confusion(page, "test")
+    assert after != before and sum(after[i][i] for i in range(4)) > sum(before[i][i] for i in range(4))
+    expect(page.locator("#confusion-train caption")).to_have_text("Training points")
+
+
+def test_regression_plots_predicted_against_true(page: Page) -> None:
+    open_ready(page, "/?dataset=plane&lr=0.1")
+    expect(page.locator("#r2-values")).to_contain_text("R²: training")
+    first = page.locator("#r2-values").text_content()
+    page.click("#play")
+    wait_epoch(page, "e >= 10")
+    page.click("#play")
+    paused_epoch(page)
+    assert page.locator("#r2-values").text_content() != first
+    counts = page.evaluate("document.getElementById('prediction-chart').data.map((trace) => trace.x.length)")
+    assert counts == [200, 200, 2]  # training points, test points (at most 200 each), the diagonal
