@@ -229,6 +229,82 @@
     confusionTable("test", frame.metrics_detail.test, state);
   }
 
+  // ---- pictures -------------------------------------------------------------------------------
+
+  const CHARTS = { output: "output-chart", loss: "loss-chart" };
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  function save(url, name) {
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  }
+
+  function svgElement(tag, attributes) {
+    const element = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+    return element;
+  }
+
+  function networkSvg() {
+    // The diagram is HTML nodes (each a canvas) over an SVG of edges: one SVG of both, as drawn.
+    const plot = document.querySelector(".diagram-plot");
+    const box = plot.getBoundingClientRect();
+    const svg = svgElement("svg", { xmlns: SVG_NS, width: box.width, height: box.height, viewBox: `0 0 ${box.width} ${box.height}` });
+    svg.appendChild(svgElement("rect", { width: box.width, height: box.height, fill: "#fff" }));
+    const edges = plot.querySelector("svg.edges").cloneNode(true);
+    for (const [name, value] of Object.entries({ x: 0, y: 0, width: box.width, height: box.height })) edges.setAttribute(name, value);
+    edges.querySelectorAll("path").forEach((path) => { path.setAttribute("fill", "none"); path.removeAttribute("id"); });
+    svg.appendChild(edges);
+    plot.querySelectorAll(".node").forEach((node) => {
+      const r = node.getBoundingClientRect();
+      const at = { x: r.left - box.left, y: r.top - box.top, width: r.width, height: r.height };
+      svg.appendChild(svgElement("image", { ...at, href: node.querySelector("canvas").toDataURL("image/png"), preserveAspectRatio: "none" }));
+      svg.appendChild(svgElement("rect", { ...at, fill: "none", stroke: "#999" }));
+      const label = node.querySelector(".node-label");
+      if (label) {
+        const text = svgElement("text", { x: at.x - 4, y: at.y + at.height / 2, "text-anchor": "end", "dominant-baseline": "middle",
+          "font-family": "sans-serif", "font-size": 12 });
+        text.textContent = label.textContent;
+        svg.appendChild(text);
+      }
+    });
+    return { text: new XMLSerializer().serializeToString(svg), width: box.width, height: box.height };
+  }
+
+  function rasterised(svgUrl, width, height) {
+    // An SVG drawn into a canvas at twice its size: a crisp PNG for a slide.
+    return new Promise((resolve, reject) => {
+      const image = new Image();
+      image.onload = () => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 2 * width;
+        canvas.height = 2 * height;
+        canvas.getContext("2d").drawImage(image, 0, 0, canvas.width, canvas.height);
+        resolve(canvas.toDataURL("image/png"));
+      };
+      image.onerror = reject;
+      image.src = svgUrl;
+    });
+  }
+
+  async function savePicture(picture, format) {
+    // Data URLs throughout: a picture never leaves the page, not even as a blob.
+    let svg;
+    if (picture in CHARTS) {
+      const chart = $(CHARTS[picture]);
+      const size = { width: chart._fullLayout.width, height: chart._fullLayout.height }; // as on the page
+      svg = { url: await Plotly.toImage(chart, { format: "svg", ...size }), ...size };
+    } else {
+      const drawn = networkSvg();
+      svg = { url: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(drawn.text)}`, width: drawn.width, height: drawn.height };
+    }
+    save(format === "svg" ? svg.url : await rasterised(svg.url, svg.width, svg.height), `playground-${picture}.${format}`);
+  }
+
   // ---- wiring ---------------------------------------------------------------------------------
 
   function showControls() {
@@ -260,6 +336,8 @@
     } else if (button.classList.contains("draw-class")) {
       drawClass = Number(button.dataset.class);
       showControls();
+    } else if (button.classList.contains("picture")) {
+      savePicture(button.dataset.picture, button.dataset.format);
     } else if (button.id === "draw-clear" || button.id === "data-generated") {
       pending = [];
       showPending();

@@ -152,3 +152,21 @@ def test_regression_plots_predicted_against_true(page: Page) -> None:
     assert page.locator("#r2-values").text_content() != first
     counts = page.evaluate("document.getElementById('prediction-chart').data.map((trace) => trace.x.length)")
     assert counts == [200, 200, 2]  # training points, test points (at most 200 each), the diagonal
+
+
+@pytest.mark.parametrize(("picture", "kind"), [("output", "png"), ("output", "svg"), ("loss", "png"), ("loss", "svg"),
+                                               ("network", "svg"), ("network", "png")])
+def test_pictures_download(page: Page, picture: str, kind: str) -> None:
+    open_ready(page, "/?dataset=xor")
+    with page.expect_download() as caught:
+        page.click(f".picture[data-picture='{picture}'][data-format='{kind}']")
+    download = caught.value
+    assert download.suggested_filename == f"playground-{picture}.{kind}"
+    content = open(download.path(), "rb").read()
+    if kind == "png":
+        assert content.startswith(b"\x89PNG") and len(content) > 2000
+    else:
+        text = content.decode()
+        assert "<svg" in text and len(text) > 2000
+        if picture == "network":  # edges, and each node's picture
+            assert text.count("<path") == 2 * 4 + 4 * 2 + 2 * 1 and text.count("<image") == 2 + 4 + 2 + 1
