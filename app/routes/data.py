@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.config import ConfigError, FieldError, PlaygroundConfig
 from app.csv_data import MAX_CSV_BYTES, ReadData, read_csv
@@ -27,6 +27,7 @@ from app.routes.api import _SESSION_ERRORS, SessionDep, _config_problems, _confi
 from app.points import LEVELS, MAX_DRAWN_POINTS, POINTS_VERSION, PROBLEM_CODES, VALUE_ZERO
 from app.routes.pages import _render, _with_url, templates
 from app.sessions import Session, SessionStore, get_store
+from app.tfpg import page_link
 from engine.datasets import HALF_SIDE, MIN_POINTS, PROBLEMS, Dataset
 
 router = APIRouter()
@@ -241,3 +242,13 @@ def _describe(t: Translator, error: FieldError) -> str:
     if key in CATALOGUES_KEYS and error.code.startswith(("csv_", "file_", "model_")):
         return t(key, **dict(error.params))
     return describe_error(t, error)
+
+
+# -- TensorFlow Playground links ----------------------------------------------------------------
+
+
+@router.get("/from-tfpg", include_in_schema=False)
+def from_tfpg_link(request: Request, url: str = "") -> RedirectResponse:
+    """The same set-up as a playground.tensorflow.org address, here, with notes on what differs."""
+    lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+    return RedirectResponse(page_link(url, lang), status_code=303)

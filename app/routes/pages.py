@@ -50,13 +50,14 @@ from app.page_model import (
     network_layout,
 )
 from app.sessions import Session, SessionStore, get_store
+from app.tfpg import read_notes
 from app.trainers import TrainerGone
 from engine.datasets import DATASETS
 from engine.trainer import MAX_EDIT_VALUE
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
-PAGE_KEYS = ("lang",)  # query keys that belong to the page, not to the configuration
+PAGE_KEYS = ("lang", "tfpg")  # query keys that belong to the page, not to the configuration
 ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
 JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "neuron", "output",
                "invalid_number", "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients")
@@ -76,6 +77,7 @@ def playground(request: Request, store: SessionStore = Depends(get_store)) -> HT
 def _open(request: Request, store: SessionStore, template: str) -> HTMLResponse:
     lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     config, notes = parse_query(list(request.query_params.multi_items()), ignore=PAGE_KEYS)
+    notes += read_notes(request.query_params.get("tfpg", ""))  # from /from-tfpg (app/tfpg.py)
     session, notes = _create(store, config, notes)
     with session.lock:
         return _render(request, template, session, lang, notes=notes)

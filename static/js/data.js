@@ -305,6 +305,13 @@
     save(format === "svg" ? svg.url : await rasterised(svg.url, svg.width, svg.height), `playground-${picture}.${format}`);
   }
 
+  // ---- TensorFlow Playground links ---------------------------------------------------------------
+
+  function openTfpg() {
+    const address = $("tfpg-url").value.trim();
+    if (address) window.location.assign(`/from-tfpg?url=${encodeURIComponent(address)}&lang=${page().lang}`);
+  }
+
   // ---- wiring ---------------------------------------------------------------------------------
 
   function showControls() {
@@ -336,6 +343,8 @@
     } else if (button.classList.contains("draw-class")) {
       drawClass = Number(button.dataset.class);
       showControls();
+    } else if (button.id === "tfpg-open") {
+      openTfpg();
     } else if (button.classList.contains("picture")) {
       savePicture(button.dataset.picture, button.dataset.format);
     } else if (button.id === "draw-clear" || button.id === "data-generated") {
@@ -360,6 +369,14 @@
       pending = [];
     }
   }, true);
+
+  document.addEventListener("keydown", (event) => {
+    // Enter in the address box opens it, and must not submit the playground form.
+    if (event.key === "Enter" && event.target instanceof Element && event.target.id === "tfpg-url") {
+      event.preventDefault();
+      openTfpg();
+    }
+  });
 
   document.addEventListener("input", (event) => {
     if (event.target instanceof Element && event.target.id === "draw-value") {

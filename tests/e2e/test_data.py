@@ -170,3 +170,15 @@ def test_pictures_download(page: Page, picture: str, kind: str) -> None:
         assert "<svg" in text and len(text) > 2000
         if picture == "network":  # edges, and each node's picture
             assert text.count("<path") == 2 * 4 + 4 * 2 + 2 * 1 and text.count("<image") == 2 + 4 + 2 + 1
+
+
+def test_a_tensorflow_playground_link_opens_here(page: Page) -> None:
+    open_ready(page, "/")
+    page.fill("#tfpg-url", "https://playground.tensorflow.org/#activation=relu&dataset=xor&networkShape=3"
+                           "&learningRate=0.1&seed=0.5&collectStats=false&x=true&y=true&xTimesY=true")
+    page.press("#tfpg-url", "Enter")
+    page.wait_for_url(re.compile(r"dataset=xor"))
+    expect(page.locator(".notes")).to_contain_text("collectStats: this TensorFlow Playground setting has no counterpart")
+    params = parse_qs(urlparse(page.url).query)
+    assert params["activation"] == ["relu"] and params["layers"] == ["3"] and params["features"] == ["x1,x2,x1x2"]
+    assert "tfpg" not in params  # the address bar holds the canonical link, to share
