@@ -100,7 +100,7 @@ def read_csv(body: bytes, problem: str | None = None) -> ReadData:
             problems.add(number, None, "csv_columns", f"expected 3 columns ({', '.join(COLUMNS)}), got {len(cells)}",
                          count=len(cells))
         else:
-            points.append([_coordinate(problems, number, column, cell, decimal_comma)
+            points.append([_value(problems, number, column, cell, decimal_comma)
                            for column, cell in zip(COLUMNS[:2], cells)])
             labels.append(cells[2])
             label_rows.append(number)
@@ -111,7 +111,8 @@ def read_csv(body: bytes, problem: str | None = None) -> ReadData:
     return _labelled(np.array(points, dtype=np.float64).reshape(-1, 2), labels, label_rows, problem, decimal_comma)
 
 
-def _coordinate(problems: _Problems, row: int, column: str, cell: str, decimal_comma: bool) -> float:
+def _value(problems: _Problems, row: int, column: str, cell: str, decimal_comma: bool) -> float:
+    """A finite number of moderate size, or a problem reported at its row and column."""
     value = _number(cell, decimal_comma)
     if value is None:
         problems.add(row, column, "csv_not_number", f"{cell!r} is not a number", value=cell)
@@ -129,13 +130,8 @@ def _labelled(x: np.ndarray, labels: list[str], rows: list[int], problem: str | 
     names: tuple[str, ...] | None = None
     problems = _Problems()
     if all(v is not None for v in values) and problem != "binary" or problem == "regression":
-        for row, label, value in zip(rows, labels, values):
-            if value is None:
-                problems.add(row, "label", "csv_not_number", f"{label!r} is not a number (a regression target)",
-                             value=label)
-            elif not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
-                problems.add(row, "label", "csv_not_finite", f"{label!r} must be a finite number of size at most "
-                             f"{MAX_ABS_VALUE:g}", value=label, limit=f"{MAX_ABS_VALUE:g}")
+        for row, label in zip(rows, labels):  # a target: a number, checked like the coordinates
+            _value(problems, row, "label", label, decimal_comma)
             if problems.full:
                 break
         problems.raise_any()

@@ -19,6 +19,15 @@ from app.csv_data import canonical_csv, read_canonical
 from engine.datasets import Dataset
 
 
+def data_hash(dataset: Dataset) -> str:
+    """The hash a set is stored under, and that links carry."""
+    return _digest(canonical_csv(dataset))
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 class DataStore:
     """The uploaded sets of one server, in the folder ``root`` (made when first needed)."""
 
@@ -33,7 +42,7 @@ class DataStore:
     def put(self, dataset: Dataset) -> str:
         """Store ``dataset`` (once) and give its hash. OSError if the folder is not writable."""
         content = canonical_csv(dataset)
-        digest = hashlib.sha256(content).hexdigest()
+        digest = _digest(content)
         path = self._path(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +59,6 @@ class DataStore:
             content = path.read_bytes()
         except FileNotFoundError:
             raise LookupError(digest) from None
-        if hashlib.sha256(content).hexdigest() != digest:
+        if _digest(content) != digest:
             raise ValueError(f"the stored data {digest} is damaged")
         return read_canonical(content)

@@ -20,7 +20,7 @@ from engine.trainer import STATE_VERSION, Setup, Trainer
 
 MODEL_FORMAT = "nn-playground-model"
 MODEL_VERSION = 1
-MAX_MODEL_BYTES = 2_000_000  # a model with the largest uploaded data set fits with room to spare
+MAX_MODEL_BYTES = 8_000_000  # about 100,000 epochs of history (80 bytes each) and the largest data set
 
 _Finite = Annotated[float, Field(allow_inf_nan=False)]
 _Count = Annotated[int, Field(ge=0)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.config import ConfigError, FieldError, PlaygroundConfig
-from app.datastore import DataStore
+from app.datastore import DataStore, data_hash
 from app.points import points_dataset
 from engine.datasets import Dataset, dataset_from_arrays
 from engine.trainer import Setup, Trainer
@@ -52,8 +52,9 @@ def check_saved_data(config: PlaygroundConfig, saved: dict | None, store: DataSt
     except ValueError as exc:
         raise ConfigError([FieldError("trainer.custom_data", str(exc))]) from None
     if config.data is not None:
-        if dataset is None or store.put(dataset) != config.data:
+        if dataset is None or data_hash(dataset) != config.data:
             raise ConfigError([FieldError("trainer.custom_data", "is not the data of config.data (its hash differs)")])
+        store.put(dataset)
     elif not same_data(dataset, own_dataset(config)):
         raise ConfigError([FieldError("trainer.custom_data", "is not the data the config names")])
 

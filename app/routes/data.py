@@ -9,6 +9,8 @@ problems in the student's language. Either way a refused file leaves the session
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Callable, Literal
 from urllib.parse import parse_qs
 
@@ -16,16 +18,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.config import ConfigError, FieldError, PlaygroundConfig
+from app.config import ConfigError, FieldError, PlaygroundConfig, validate_config
 from app.csv_data import MAX_CSV_BYTES, ReadData, read_csv
 from app.datastore import DataStore
 from app.i18n import CATALOGUES_KEYS, Translator, choose_language, describe_error, translator
 from app.model_file import MAX_MODEL_BYTES, read_model_file
 from app.own_data import check_saved_data
 from app.page_model import first_dataset_of
-from app.routes.api import _SESSION_ERRORS, SessionDep, _config_problems, _config_view
 from app.points import LEVELS, MAX_DRAWN_POINTS, POINTS_VERSION, PROBLEM_CODES, VALUE_ZERO
-from app.routes.pages import _render, _with_url, templates
+from app.routes.api import _SESSION_ERRORS, SessionDep, _config_problems, _config_view
+from app.routes.pages import _drop_choices_the_problem_refuses, _render, _with_url, templates
 from app.sessions import Session, SessionStore, get_store
 from app.tfpg import page_link
 from engine.datasets import HALF_SIDE, MIN_POINTS, PROBLEMS, Dataset
@@ -64,9 +66,11 @@ def _too_big(message: str, limit: int) -> ConfigError:
     return ConfigError([FieldError("body", message, "file_too_big", (("limit", str(limit)),))])
 
 
-def _store(store: DataStore, dataset: Dataset) -> str:
+@contextmanager
+def _storing() -> Iterator[None]:
+    """A DATA_DIR the server cannot write is the server's problem, not the file's."""
     try:
-        return store.put(dataset)
+        yield
     except OSError as exc:
         raise Unstorable(f"this server cannot store uploaded data: {exc.strerror}") from None
 
@@ -74,7 +78,8 @@ def _store(store: DataStore, dataset: Dataset) -> str:
 def _use_upload(session: Session, store: DataStore, body: bytes, problem: str | None) -> ReadData:
     """Read the file, store it and train on it; ConfigError (nothing changed) if it will not do."""
     read = read_csv(body, problem)
-    digest = _store(store, read.dataset)
+    with _storing():
+        digest = store.put(read.dataset)
     with session.lock:
         try:
             session.apply(_config_for(session.config, read.dataset, digest))
@@ -93,13 +98,9 @@ def _config_for(config: PlaygroundConfig, dataset: Dataset, digest: str) -> Play
         changes["dataset"] = first_dataset_of(dataset.problem)
     if dataset.problem == "multiclass":
         changes["classes"] = dataset.n_classes
-    try:
-        return config.with_changes(**changes)
-    except ConfigError as exc:
-        refused = [e.field for e in exc.errors if e.code in ("loss_needs_classes", "perceptron_shape")]
-        if not refused:
-            raise
-        return config.with_changes(**changes, **{f: PlaygroundConfig.model_fields[f].default for f in refused})
+    values = {**config.model_dump(), **changes}
+    _drop_choices_the_problem_refuses(values)
+    return validate_config(values)
 
 
 def _load(session: Session, store: DataStore, raw: bytes) -> None:
@@ -109,10 +110,8 @@ def _load(session: Session, store: DataStore, raw: bytes) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError([FieldError("body", f"not a JSON model file: {exc}", "model_not_json")]) from None
     config, state = read_model_file(content)
-    try:
+    with _storing():
         check_saved_data(config, state["custom_data"], store)
-    except OSError as exc:
-        raise Unstorable(f"this server cannot store uploaded data: {exc.strerror}") from None
     with session.lock:
         try:
             session.run("load", state=state)

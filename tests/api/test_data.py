@@ -227,6 +227,7 @@ def test_a_model_trained_on_an_upload_loads_on_another_server(client: TestClient
         model["trainer"]["custom_data"]["y"][0] = 1 - model["trainer"]["custom_data"]["y"][0]
         refused = other.post(f"/api/sessions/{fresh}/model", json=model)
         assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "trainer.custom_data"
+        assert len(list((tmp_path / "elsewhere").rglob("*.csv"))) == 1  # the refused data was not stored
 
 
 def test_an_unwritable_data_dir_is_the_servers_problem(tmp_path: Path) -> None:
