@@ -34,6 +34,7 @@ class _CustomData(_Strict):
     x: list[Annotated[list[_Finite], Field(min_length=2, max_length=2)]]
     y: list[_Finite]
     problem: Literal["binary", "multiclass", "regression"]
+    n_classes: _Count
 
 
 class _History(_Strict):

@@ -14,7 +14,7 @@ import numpy as np
 from app.config import ConfigError, FieldError, PlaygroundConfig
 from app.datastore import DataStore, data_hash
 from app.points import points_dataset
-from engine.datasets import Dataset, dataset_from_arrays
+from engine.datasets import Dataset, dataset_from_dict
 from engine.trainer import Setup, Trainer
 
 
@@ -48,7 +48,7 @@ def check_saved_data(config: PlaygroundConfig, saved: dict | None, store: DataSt
     """A model file's data must be the data its configuration names. An uploaded set it carries
     is stored here, so the model's link works on this server too. ConfigError otherwise."""
     try:
-        dataset = None if saved is None else dataset_from_arrays(saved["x"], saved["y"], saved["problem"])
+        dataset = None if saved is None else dataset_from_dict(saved)
     except ValueError as exc:
         raise ConfigError([FieldError("trainer.custom_data", str(exc))]) from None
     if config.data is not None:

@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from app.main import create_app
 from app.model_file import MAX_MODEL_BYTES, MODEL_FORMAT
+from app.points import encode_points
 from app.settings import Settings
 from engine.datasets import DATASETS, FEATURES
 from engine.optimizers import OPTIMIZERS, SCHEDULES
+from tests.api.test_points import drawn_sets
 
 
 @pytest.fixture
@@ -152,3 +154,21 @@ def test_an_oversized_file_is_refused(client: TestClient) -> None:
 
 def test_loading_into_an_unknown_session_is_404(client: TestClient) -> None:
     assert client.post("/api/sessions/nope/model", json={}).status_code == 404
+
+
+@_FEW
+@given(drawn=drawn_sets(min_size=8), before=st.integers(0, 3), after=st.integers(1, 3))
+def test_a_model_trained_on_drawn_points_round_trips(
+    client: TestClient, other_server: TestClient, drawn: tuple[str, Any], before: int, after: int
+) -> None:
+    problem, rows = drawn
+    dataset = {"binary": "xor", "multiclass": "blobs", "regression": "plane"}[problem]
+    session = _session(client, {"dataset": dataset, "points": encode_points(problem, rows), "layers": [3]})
+    _train(client, session, before)
+    saved = _model(client, session)
+    _train(client, session, after)
+    reloaded = _session(other_server)
+    assert other_server.post(f"/api/sessions/{reloaded}/model", json=saved).status_code == 200
+    assert _model(other_server, reloaded) == saved
+    _train(other_server, reloaded, after)
+    assert _model(other_server, reloaded) == _model(client, session)
