@@ -164,6 +164,9 @@ async def upload_data(
     session: SessionDep,
     problem: Annotated[Literal[PROBLEMS] | None, Query(description="force the kind of label")] = None,  # type: ignore[valid-type]
 ) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise _config_problems(ConfigError([FieldError("body", "send the file itself as the body (text/csv), as "
+                                                               "curl --data-binary @points.csv does, not as a form")]))
     body = await _api_body(request, MAX_CSV_BYTES)
     read = await _api(lambda: _use_upload(session, request.app.state.datastore, body, problem))
     return {**await run_in_threadpool(_view, session), "rows": len(read.dataset.y),

@@ -247,3 +247,8 @@ def test_data_dir_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert Settings().data_dir == tmp_path / "home" / ".local" / "share" / "nn-playground"
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "classroom"))
     assert Settings.from_env().data_dir == tmp_path / "classroom"
+
+
+def test_a_form_upload_is_refused_with_how_to_send_the_file(client: TestClient) -> None:
+    answer = client.post(f"/api/sessions/{_session(client)}/data", files={"file": ("p.csv", b"1,2,0\n")})
+    assert answer.status_code == 422 and "--data-binary" in answer.json()["detail"][0]["message"]
