@@ -30,6 +30,14 @@
     };
   }
 
+  function colourOf(label) {
+    // A class's colour as the output chart draws it; for regression, the sign of the value byte.
+    const state = page();
+    if (state.problem === "multiclass") return state.colours.classes[label];
+    const positive = state.problem === "binary" ? label === 1 : label >= limits().zero;
+    return positive ? state.colours.positive : state.colours.negative;
+  }
+
   function say(template, params = {}) {
     let text = template || "";
     for (const [name, value] of Object.entries(params)) text = text.replaceAll(`{${name}}`, value);
@@ -130,14 +138,12 @@
     chart.querySelectorAll(".pending-point").forEach((mark) => mark.remove());
     const ax = axes(chart);
     if (!ax || !pending.length) return say("");
-    const colours = page().colours;
     pending.forEach(([q1, q2, label]) => {
       const mark = document.createElement("span");
       mark.className = "pending-point";
       mark.style.left = `${ax.x._offset + ax.x.d2p(coordinate(q1))}px`;
       mark.style.top = `${ax.y._offset + ax.y.d2p(coordinate(q2))}px`;
-      mark.style.background = page().problem === "multiclass" ? colours.classes[label]
-        : label >= limits().zero ? colours.positive : colours.negative;
+      mark.style.background = colourOf(label);
       chart.appendChild(mark);
     });
     const l = limits();
@@ -171,21 +177,19 @@
   function confusionTable(split, detail, state) {
     const labels = $("metrics-detail").dataset;
     const className = (index) => labels.class.replace("{index}", index);
-    const colour = (index) => (state.problem === "multiclass" ? state.colours.classes[index]
-      : index === 1 ? state.colours.positive : state.colours.negative);
     const table = document.createElement("table");
     table.className = "confusion";
     table.createCaption().textContent = labels[split];
     const head = table.createTHead().insertRow();
     cell(head, "th", labels.corner);
-    detail.confusion.forEach((_, j) => { cell(head, "th", className(j)).style.borderBottomColor = colour(j); });
+    detail.confusion.forEach((_, j) => { cell(head, "th", className(j)).style.borderBottomColor = colourOf(j); });
     cell(head, "th", labels.accuracy);
     const body = table.createTBody();
     detail.confusion.forEach((counts, i) => {
       const row = body.insertRow();
       const name = cell(row, "th", className(i));
       name.scope = "row";
-      name.style.borderLeftColor = colour(i);
+      name.style.borderLeftColor = colourOf(i);
       const total = counts.reduce((a, b) => a + b, 0);
       counts.forEach((count, j) => {
         const share = total ? count / total : 0;
@@ -319,14 +323,12 @@
     if (!toggle) return;
     toggle.setAttribute("aria-pressed", String(drawing));
     $("output-chart").classList.toggle("drawing", drawing);
-    const state = page();
     const classes = document.querySelectorAll(".draw-class");
     if (drawClass >= classes.length) drawClass = classes.length - 1;
     classes.forEach((button) => {
       const index = Number(button.dataset.class);
       button.setAttribute("aria-pressed", String(index === drawClass));
-      button.style.borderColor = state.problem === "multiclass" ? state.colours.classes[index]
-        : index === 1 ? state.colours.positive : state.colours.negative;
+      button.style.borderColor = colourOf(index);
     });
     showPending();
   }

@@ -38,6 +38,12 @@ def wait_points(page: Page, count: int) -> None:
     }""", arg=count)
 
 
+def rgb(hex_colour: str) -> str:
+    """#rrggbb as the browser writes a style's colour back."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
 def points_in_url(page: Page) -> str:
     return parse_qs(urlparse(page.url).query).get("points", [""])[0]
 
@@ -51,12 +57,14 @@ def test_drawn_points_train_and_travel_in_the_link(open_page) -> None:
     for i, (fx, fy, label) in enumerate(corners):
         first.click(f".draw-class[data-class='{label}']")
         click_chart(first, fx, fy)
-        if i < 3:  # too few to train on yet: shown and counted
+        if i < 3:  # too few to train on yet: shown in their class's colour, and counted
             expect(first.locator(".pending-point")).to_have_count(i + 1)
             expect(first.locator("#draw-status")).to_contain_text(f"{i + 1} of 4")
+            marks = first.locator(".pending-point").evaluate_all("(marks) => marks.map((m) => m.style.backgroundColor)")
         else:
             wait_points(first, i + 1)
     assert len(drawn(first)) == 6
+    assert marks == [rgb(state(first)["colours"][kind]) for kind in ("positive", "positive", "negative")]
     # the points are where they were clicked: x1 grows to the right, x2 upwards
     labels = {(x1 > 0, x2 > 0): y for x1, x2, y in drawn(first) if abs(x1) > 3}
     assert labels == {(False, True): 1, (True, False): 1, (False, False): 0, (True, True): 0}
