@@ -23,8 +23,8 @@ from typing import Any, Callable
 from fastapi import Request
 
 from app.config import PlaygroundConfig
-from app.trainers import Trainers, WorkerTrainers
 from app.own_data import own_dataset
+from app.trainers import Trainers, WorkerTrainers
 from engine.datasets import Dataset
 
 OwnData = Callable[[PlaygroundConfig], Dataset | None]  # the drawn or uploaded set a config names
