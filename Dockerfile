@@ -32,7 +32,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 \
     PORT=8000 \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    DATA_DIR=/var/lib/nn-playground
+# Uploaded data sets (content-addressed): a volume, so their links survive a new container.
+RUN mkdir -p /var/lib/nn-playground && chown playground /var/lib/nn-playground
+VOLUME /var/lib/nn-playground
 WORKDIR /srv/playground
 COPY --from=build /opt/venv /opt/venv
 # `python -m app` runs from this folder, so app/ here (not the copy in the venv) is imported and

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from app.points import MAX_POINTS_TEXT, PointsError, points_dataset
 from engine.activations import ACTIVATIONS
 from engine.datasets import (
     DATASETS,
@@ -48,6 +49,7 @@ MAX_SEED = 2**31 - 1
 MAX_EPOCHS_PER_STEP = 100
 MIN_GRID, DEFAULT_GRID = 10, 50  # and the engine's MAX_GRID
 MAX_HISTORY_POINTS = 2000  # loss-curve entries in one answer: longer histories come decimated
+DATA_HASH_PATTERN = r"^[0-9a-f]{64}$"  # an uploaded set's SHA-256 (app/datastore.py)
 
 # The dropdowns' choices (the API accepts any value in range).
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -126,6 +128,9 @@ class PlaygroundConfig(BaseModel):
     discretize: bool = False
     hide: Annotated[tuple[HideableName, ...], Field(json_schema_extra=UNIQUE_ITEMS)] = ()
     hide_text: bool = False
+    # Your own data: a drawn set (app/points.py) or the hash of an uploaded one (app/datastore.py).
+    points: Annotated[str, Field(max_length=MAX_POINTS_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    data: Annotated[str, Field(pattern=DATA_HASH_PATTERN)] | None = None
 
     @field_validator("features", "hide")
     @classmethod
@@ -265,7 +270,7 @@ def validate_config(data: Mapping[str, Any], strict: bool = False) -> Playground
             config = PlaygroundConfig.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigError([_field_error(e) for e in exc.errors()]) from None
-    cross = _cross_field_error(config)
+    cross = _cross_field_error(config) or _own_data_error(config)
     if cross:
         raise ConfigError([cross])
     return config
@@ -280,6 +285,19 @@ def _json_value(value: Any) -> Any:
     """A JSON value as strict validation takes it: an array as a tuple (the configuration's
     lists are flat; anything deeper is refused as it stands, never walked)."""
     return tuple(whole_number_as_int(v) for v in value) if isinstance(value, list) else whole_number_as_int(value)
+
+
+def _own_data_error(config: PlaygroundConfig) -> FieldError | None:
+    """Drawn points must fit the playground's problem and classes; an uploaded set is looked up
+    (and checked against the problem) where the data is stored, not here."""
+    if config.points is not None and config.data is not None:
+        return FieldError("points", "give drawn points or uploaded data, not both", "points_and_data")
+    if config.points is not None:
+        try:
+            points_dataset(config.points, config.problem, config.classes)
+        except PointsError as exc:
+            return FieldError("points", str(exc), "points_invalid", (("reason", str(exc)),))
+    return None
 
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from app.config import DEFAULT_GRID, MAX_HISTORY_POINTS
+from app.metrics import metrics_detail
 from engine.progress import oscillating
 from engine.trainer import Trainer
 
@@ -70,6 +71,7 @@ def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
         "biases": [_numbers(b) for b in snap.biases],
         "gradient_norms": _numbers(snap.gradient_norms),
         "flags": flags(trainer),
+        "metrics_detail": metrics_detail(trainer),  # confusion matrices, predictions (app/metrics.py)
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from html import escape
 
 from fastapi import FastAPI
@@ -11,8 +12,10 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.datastore import DataStore
+from app.own_data import own_dataset
 from app.paths import STATIC_DIR
-from app.routes import api, classroom, errors, pages, stream
+from app.routes import api, classroom, data, errors, pages, stream
 from app.routes import lessons as lesson_pages
 from app.security import BodyLimit, SecurityHeaders
 from app.sessions import ClientAddress, InMemorySessionStore
@@ -22,11 +25,12 @@ from app.trainers import make_trainers
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    datastore = DataStore(settings.data_dir)
     store = InMemorySessionStore(
         settings.session_ttl_seconds, settings.max_sessions,
         trainers=make_trainers(settings.workers, settings.request_deadline_seconds),
         max_per_client=settings.max_sessions_per_client, starts_per_minute=settings.session_starts_per_minute,
-        max_unstarted=settings.max_unstarted_sessions)
+        max_unstarted=settings.max_unstarted_sessions, own_data=partial(own_dataset, store=datastore))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Neural network playground", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.sessions = store
+    app.state.datastore = datastore
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(ClientAddress)
     app.add_middleware(BodyLimit)
@@ -45,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(stream.router)
+    app.include_router(data.router)
     app.include_router(pages.router)
     app.include_router(classroom.router)
     app.include_router(lesson_pages.router)

@@ -11,12 +11,28 @@ Content-Security-Policy that allows scripts, styles, images and connections from
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.csv_data import MAX_CSV_BYTES
+from app.model_file import MAX_MODEL_BYTES
+
 # The largest request body the server reads: a whole configuration or form is under 4 KB.
 MAX_BODY_BYTES = 64 * 1024
+FORM_OVERHEAD = 16 * 1024  # a file sent from the page comes wrapped in a multipart form
+# The routes that take a file (the API's body, or the page's form) read up to the file's own limit.
+FILE_ROUTES = (
+    (re.compile(r"/(api/sessions|s)/[^/]+/data"), MAX_CSV_BYTES + FORM_OVERHEAD),
+    (re.compile(r"/(api/sessions|s)/[^/]+/model"), MAX_MODEL_BYTES + FORM_OVERHEAD),
+)
+
+
+def body_limit(path: str) -> int:
+    """The largest body the route at ``path`` reads."""
+    return next((limit for route, limit in FILE_ROUTES if route.fullmatch(path)), MAX_BODY_BYTES)
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -38,12 +54,12 @@ SECURITY_HEADERS = (
 
 
 class BodyTooLarge(HTTPException):
-    def __init__(self) -> None:
-        super().__init__(413, f"request body too large: at most {MAX_BODY_BYTES} bytes")
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large: at most {limit} bytes")
 
 
 class BodyLimit:
-    """Answer 413 to a body over ``MAX_BODY_BYTES``, announced or not."""
+    """Answer 413 to a body over its route's limit (``body_limit``), announced or not."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,9 +67,10 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = body_limit(scope["path"])
         announced = dict(scope["headers"]).get(b"content-length", b"0")
-        if announced.isdigit() and int(announced) > MAX_BODY_BYTES:  # refused unread
-            error = BodyTooLarge()
+        if announced.isdigit() and int(announced) > limit:  # refused unread
+            error = BodyTooLarge(limit)
             response = JSONResponse({"detail": error.detail}, error.status_code, headers={"Connection": "close"})
             return await response(scope, receive, send)
         received = 0
@@ -64,8 +81,8 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:
-                raise BodyTooLarge()
+            if received > limit:
+                raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted_receive, send)

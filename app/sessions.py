@@ -36,9 +36,13 @@ from typing import Any, Callable
 from fastapi import Request
 
 from app.config import PlaygroundConfig
+from app.own_data import own_dataset
 from app.settings import MAX_QUEUED_PER_SESSION
 from app.trainers import OPERATIONS, LocalTrainers, Request as TrainerRequest, TrainerGone
+from engine.datasets import Dataset
 from engine.trainer import Trainer
+
+OwnData = Callable[[PlaygroundConfig], Dataset | None]  # the drawn or uploaded set a config names
 
 # The address of the client whose request is being served (set by ClientAddress).
 CLIENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("client", default=None)
@@ -110,10 +114,10 @@ class _Previews:
         self._trainers: OrderedDict[str, Trainer] = OrderedDict()
         self._lock = threading.Lock()
 
-    def run(self, config: PlaygroundConfig, operation: str, arguments: dict[str, Any]) -> Any:
-        key = config.to_query()
+    def run(self, config: PlaygroundConfig, data: Dataset | None, operation: str, arguments: dict[str, Any]) -> Any:
+        key = config.to_query()  # (which names drawn or uploaded data by its points or hash)
         with self._lock:  # a few milliseconds, and a snapshot reuses the trainer's buffers
-            trainer = self._trainers.pop(key, None) or Trainer(config.to_setup())
+            trainer = self._trainers.pop(key, None) or Trainer(config.to_setup(), data)
             self._trainers[key] = trainer
             while len(self._trainers) > PREVIEWS_KEPT:
                 self._trainers.popitem(last=False)
@@ -125,9 +129,12 @@ _previews = _Previews()
 
 class Session:
     def __init__(self, session_id: str, config: PlaygroundConfig, trainers: LocalTrainers,
-                 owner: str | None = None, on_start: Callable[["Session"], None] = lambda s: None) -> None:
+                 owner: str | None = None, on_start: Callable[["Session"], None] = lambda s: None,
+                 own_data: OwnData = own_dataset) -> None:
         self.id = session_id
         self.config = config
+        self.own_data = own_data
+        self.data = own_data(config)  # ConfigError if the configuration's own data cannot be had
         self.owner = owner
         self.trainers = trainers
         self.lock = _Turns()
@@ -147,7 +154,7 @@ class Session:
             if not self.started and operation in PREVIEW_OPERATIONS:
                 done: Future = Future()
                 try:
-                    done.set_result(_previews.run(self.config, operation, arguments))
+                    done.set_result(_previews.run(self.config, self.data, operation, arguments))
                 except Exception as exc:  # noqa: BLE001 - handed to whoever waits
                     done.set_exception(exc)
                 return done
@@ -155,7 +162,7 @@ class Session:
             if not self.started:
                 self._on_start(self)  # may refuse: TooManySessions
                 setup, self.started = self.config.to_setup(), True
-            return self.trainers.submit(TrainerRequest(self.id, operation, arguments, setup, self.owner))
+            return self.trainers.submit(TrainerRequest(self.id, operation, arguments, setup, self.data, self.owner))
 
     def start(self) -> None:
         """Create the trainer now (an API session is a stored one from the start)."""
@@ -179,8 +186,9 @@ class Session:
         """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
         The trainer changes nothing when it raises ValueError, and the config is stored only after
         it succeeded, so a failed change leaves the session as it was. Caller holds the lock."""
-        rebuilt = self.run("apply", setup=config.to_setup())
-        self.config = config
+        data = self.own_data(config)
+        rebuilt = self.run("apply", setup=config.to_setup(), data=data)
+        self.config, self.data = config, data
         return rebuilt
 
     def reset(self, seed: int | None = None) -> None:
@@ -226,6 +234,7 @@ class InMemorySessionStore(SessionStore):
         max_per_client: int | None = None,
         starts_per_minute: int | None = None,
         max_unstarted: int | None = None,
+        own_data: OwnData = own_dataset,
     ):
         if ttl_seconds <= 0 or max_sessions < 1:
             raise ValueError(f"need ttl_seconds > 0 and max_sessions ≥ 1, got {ttl_seconds}, {max_sessions}")
@@ -235,6 +244,7 @@ class InMemorySessionStore(SessionStore):
         self.limits = {True: (max_sessions, max_per_client or max_sessions),
                        False: (max_unstarted or 10 * max_sessions, max_unstarted or 10 * max_sessions)}
         self.starts_per_minute = starts_per_minute
+        self.own_data = own_data
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._owned: dict[tuple[bool, str | None], OrderedDict[str, Session]] = {}
         self._counts = {True: 0, False: 0}
@@ -244,7 +254,7 @@ class InMemorySessionStore(SessionStore):
     def create(self, config: PlaygroundConfig, owner: str | None = None) -> Session:
         """An unstarted session (no trainer yet) for ``owner``, by default the current client."""
         owner = owner if owner is not None else CLIENT.get()
-        session = Session(secrets.token_urlsafe(18), config, self.trainers, owner, self._starting)
+        session = Session(secrets.token_urlsafe(18), config, self.trainers, owner, self._starting, self.own_data)
         with self._lock:
             session.last_used = now = self.clock()
             self._drop_expired(now)

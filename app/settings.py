@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def _int_from_env(name: str, default: int, minimum: int) -> int:
@@ -50,12 +51,14 @@ class Settings:
     # The address students open, as the join page shows it (e.g. "http://192.168.1.20:8000").
     # None: detected from the request and the machine's LAN address (see app/routes/classroom.py).
     public_url: str | None = None
+    # Where uploaded data sets are kept, content-addressed, so that shared links survive a restart.
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
 
     @classmethod
     def from_env(cls) -> "Settings":
         """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, MAX_SESSIONS_PER_CLIENT,
         SESSION_STARTS_PER_MINUTE, MAX_UNSTARTED_SESSIONS, STEP_BUDGET_MS, REQUEST_DEADLINE_SECONDS,
-        LOG_LEVEL, WORKERS and PUBLIC_URL."""
+        LOG_LEVEL, WORKERS, PUBLIC_URL and DATA_DIR."""
         log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
         allowed = ("critical", "error", "warning", "info", "debug")
         if log_level not in allowed:
@@ -73,6 +76,7 @@ class Settings:
             log_level=log_level,
             workers=_int_from_env("WORKERS", default_workers(), 0),
             public_url=_url_from_env("PUBLIC_URL"),
+            data_dir=Path(os.environ.get("DATA_DIR", "").strip() or default_data_dir()),
         )
 
 
@@ -80,6 +84,13 @@ def default_workers() -> int:
     """One worker per core, up to 4: beyond that the server process, which speaks HTTP for all
     of them, is the limit, and each worker costs about 50 MB."""
     return min(len(os.sched_getaffinity(0)), 4)  # the cores this process may use, not the host's
+
+
+def default_data_dir() -> Path:
+    """The user's data folder, as the XDG convention has it: $XDG_DATA_HOME/nn-playground, else
+    ~/.local/share/nn-playground."""
+    base = os.environ.get("XDG_DATA_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".local" / "share") / "nn-playground"
 
 
 def _url_from_env(name: str) -> str | None:

@@ -40,8 +40,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from app.csv_data import split_csv
+from app.export_py import python_script
 from app.frames import build_frame, data_points, flags, metrics, raw_map, typed_map
+from app.model_file import load_state
+from app.own_data import reconfigure
 from app.settings import SHARED_STEP_BUDGET_MS
+from engine.datasets import Dataset
 from engine.trainer import Setup, Trainer
 
 
@@ -142,7 +147,7 @@ def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
 # Everything a route may do to a trainer. Each runs where the trainer lives and returns plain
 # data (picklable), so the same table serves both kinds of store.
 OPERATIONS: dict[str, Callable[..., Any]] = {
-    "apply": lambda trainer, setup: trainer.reconfigure(setup),
+    "apply": reconfigure,  # with the data the configuration names (app/own_data.py)
     "reset": lambda trainer, seed: trainer.reset(seed),
     "step": _stepped(lambda frame: frame, typed_map),
     "step_json": _stepped(_json_bytes, typed_map),
@@ -155,17 +160,23 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "set_weight": _edited(Trainer.set_weight),
     "set_bias": _edited(Trainer.set_bias),
     "export": Trainer.to_dict,
+    # your own data in, your model out (app/routes/data.py)
+    "python_script": python_script,
+    "load": load_state,
+    "data_csv": lambda trainer: split_csv(trainer.train_data, trainer.test_data),
 }
 
 
 @dataclass
 class Request:
-    """One operation on one session's trainer; ``setup`` creates the trainer first."""
+    """One operation on one session's trainer; ``setup`` creates the trainer first, on ``data``
+    when the configuration names a drawn or uploaded set (app/own_data.py)."""
 
     session_id: str
     operation: str
     arguments: dict[str, Any]
     setup: Setup | None = None
+    data: Dataset | None = None
     owner: str | None = None  # the client address: the queue takes turns between owners
     future: Future = field(default_factory=Future)
 
@@ -176,22 +187,22 @@ class Trainers:
     def __init__(self) -> None:
         self._trainers: dict[str, Trainer] = {}
 
-    def answer(self, dropped: list[str], session_id: str, setup: Setup | None, operation: str,
-               arguments: dict[str, Any]) -> tuple[str, Any, float]:
+    def answer(self, dropped: list[str], session_id: str, setup: Setup | None, data: Dataset | None,
+               operation: str, arguments: dict[str, Any]) -> tuple[str, Any, float]:
         """Run one request; its outcome as (status, value, CPU seconds it took), never an
         exception. CPU time, not wall time, is what the request is charged: a worker that the
         operating system set aside for a moment has not spent the client's share."""
         began = time.thread_time()
-        status, value = self._answer(dropped, session_id, setup, operation, arguments)
+        status, value = self._answer(dropped, session_id, setup, data, operation, arguments)
         return status, value, time.thread_time() - began
 
-    def _answer(self, dropped: list[str], session_id: str, setup: Setup | None, operation: str,
-                arguments: dict[str, Any]) -> tuple[str, Any]:
+    def _answer(self, dropped: list[str], session_id: str, setup: Setup | None, data: Dataset | None,
+                operation: str, arguments: dict[str, Any]) -> tuple[str, Any]:
         for gone in dropped:
             self._trainers.pop(gone, None)
         try:
             if setup is not None:
-                self._trainers[session_id] = Trainer(setup)
+                self._trainers[session_id] = Trainer(setup, data)
             if operation == "create":
                 return "ok", None
             trainer = self._trainers.get(session_id)
@@ -336,7 +347,7 @@ class _Local(_Dispatcher):
         super().__init__()
 
     def _exchange(self, request: Request) -> tuple[str, Any, float]:
-        return self._trainers.answer(self._take_dropped(), request.session_id, request.setup,
+        return self._trainers.answer(self._take_dropped(), request.session_id, request.setup, request.data,
                                      request.operation, request.arguments)
 
 
@@ -384,7 +395,7 @@ class _Worker(_Dispatcher):
         dropped = self._take_dropped()
         self._held.difference_update(dropped)
         self._lost.difference_update(dropped)
-        message = (dropped, request.session_id, request.setup, request.operation, request.arguments)
+        message = (dropped, request.session_id, request.setup, request.data, request.operation, request.arguments)
         for attempt in (1, 2):
             try:
                 self._wait_until_started()

@@ -326,6 +326,30 @@ def dataset_from_arrays(x: Any, y: Any, problem: str) -> Dataset:
     return Dataset(x=x, y=y, problem="regression", n_classes=0)
 
 
+def dataset_to_dict(dataset: Dataset) -> dict[str, Any]:
+    """A JSON-safe dict from which ``dataset_from_dict`` rebuilds ``dataset`` exactly."""
+    return {"x": dataset.x.tolist(), "y": dataset.y.tolist(), "problem": dataset.problem,
+            "n_classes": dataset.n_classes}
+
+
+def dataset_from_dict(state: Mapping[str, Any]) -> Dataset:
+    """The dataset ``dataset_to_dict`` wrote. Unlike ``dataset_from_arrays`` (new data), it keeps
+    what a trainer already had: a drawn set may lack a class, or have fewer points than a file."""
+    try:
+        problem, n_classes = state["problem"], state["n_classes"]
+        x = np.array(state["x"], dtype=np.float64).reshape(-1, 2)
+        y = np.array(state["y"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed dataset: {exc!r}") from None
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite (no NaN or infinity)")
+    if problem == "multiclass":
+        if (y != np.round(y)).any():
+            raise ValueError("multiclass labels must be whole numbers")
+        y = y.astype(np.int64)
+    return Dataset(x=x, y=y, problem=problem, n_classes=n_classes)
+
+
 def _binary_from(x: np.ndarray, y: np.ndarray) -> Dataset:
     bad = np.setdiff1d(y, (0.0, 1.0))
     if bad.size:

@@ -27,7 +27,8 @@ from engine.datasets import (
     SCALER_METHODS,
     Dataset,
     Scaler,
-    dataset_from_arrays,
+    dataset_from_dict,
+    dataset_to_dict,
     feature_matrix,
     make_dataset,
     shuffle_split,
@@ -525,10 +526,7 @@ class Trainer:
         setup["features"], setup["hidden"] = list(setup["features"]), list(setup["hidden"])
         if not isinstance(setup["activation"], str):
             setup["activation"] = list(setup["activation"])
-        custom = None
-        if self.custom_data is not None:
-            custom = {"x": self.custom_data.x.tolist(), "y": self.custom_data.y.tolist(),
-                      "problem": self.custom_data.problem}
+        custom = None if self.custom_data is None else dataset_to_dict(self.custom_data)
         return {
             "version": STATE_VERSION,
             "setup": setup,
@@ -547,7 +545,7 @@ class Trainer:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported trainer state version {state.get('version')!r}; expected {STATE_VERSION}")
         custom = state.get("custom_data")
-        data = None if custom is None else dataset_from_arrays(custom["x"], custom["y"], custom["problem"])
+        data = None if custom is None else dataset_from_dict(custom)
         trainer = cls(Setup(**state["setup"]), data)
         params = np.asarray(state["params"], dtype=np.float64)
         if params.shape != trainer.network.params.shape or not np.isfinite(params).all():

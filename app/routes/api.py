@@ -42,6 +42,7 @@ from app.config import (
     validate_config,
     whole_number_as_int,
 )
+from app.model_file import model_file
 from app.sessions import Session, SessionBusy, SessionStore, TooManySessions, get_store
 from app.trainers import TrainerGone
 from engine.datasets import FEATURES
@@ -253,9 +254,9 @@ def create_session(
 ) -> dict[str, Any]:
     try:
         config = validate_config(changes or {}, strict=True)
+        session = store.create(config)  # ConfigError too if its uploaded data is not here
     except ConfigError as exc:
         raise _refusal(exc.errors) from None
-    session = store.create(config)
     with session.lock:
         session.start()  # an API session holds its trainer from the start
         return {"id": session.id, **_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
@@ -350,10 +351,10 @@ def set_bias(session: SessionDep, body: BiasBody) -> Frame:
 
 
 @router.get("/sessions/{id}/model", responses=_SESSION_ERRORS,
-            summary="Download the configuration and the whole trainer state as JSON")
+            summary="Download the configuration and the whole trainer state as JSON (load it back with POST)")
 def export_model(session: SessionDep) -> Response:
     with session.lock:
-        content = {**_config_view(session), "trainer": session.run("export")}
+        content = model_file(session.config, session.run("export"))
     # A long history comes decimated, as in a frame ("epochs" says which; from_dict reads the rest).
     epochs, history = History.from_dict(content["trainer"]["history"]).window(0, MAX_HISTORY_POINTS)
     content["trainer"]["history"] = {**history.to_dict(), "epochs": epochs}

@@ -67,6 +67,7 @@ from app.page_model import (
     network_layout,
 )
 from app.sessions import Session, SessionStore, get_store
+from app.tfpg import read_notes
 from app.trainers import TrainerGone
 from engine.datasets import DATASETS, HALF_SIDE
 from engine.trainer import MAX_EDIT_VALUE
@@ -76,7 +77,7 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 # ``{{ 0.03 | number }}``: a number as the page's language writes it (0,03 in Spanish)
 templates.env.filters["number"] = pass_context(
     lambda context, value, grouped=True: format_number(value, context["lang"], grouped))
-PAGE_KEYS = ("lang",)  # query keys that belong to the page, not to the configuration
+PAGE_KEYS = ("lang", "tfpg")  # query keys that belong to the page, not to the configuration
 TYPED_NUMBERS = (*OPTIMIZER_PARAMS, *SCHEDULE_PARAMS)  # boxes where students type numbers
 ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
 JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "neuron", "output",
@@ -98,6 +99,7 @@ def playground(request: Request, store: SessionStore = Depends(get_store)) -> HT
 def _open(request: Request, store: SessionStore, template: str) -> HTMLResponse:
     lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     config, notes = parse_query(list(request.query_params.multi_items()), ignore=PAGE_KEYS)
+    notes += read_notes(request.query_params.get("tfpg", ""))  # from /from-tfpg (app/tfpg.py)
     return open_playground(request, store, template, config, lang, notes)
 
 
@@ -112,9 +114,18 @@ def open_playground(
 ) -> HTMLResponse:
     """A new session for ``config``, rendered with ``template``: the playground page, or a page
     that embeds the playground under its own text (a lesson, with its ``context``)."""
-    session = store.create(config)
+    session, notes = _create(store, config, list(notes))
     with session.lock:
         return _render(request, template, session, lang, notes=notes, extra=context)
+
+
+def _create(store: SessionStore, config: PlaygroundConfig, notes: list[FieldError]) -> tuple[Session, list[FieldError]]:
+    """A session for a link; one whose uploaded data this server does not have opens with a
+    generated dataset instead, and says so."""
+    try:
+        return store.create(config), notes
+    except ConfigError as exc:
+        return store.create(config.with_changes(data=None, points=None)), [*notes, *exc.errors]
 
 
 @router.post("/s/{sid}/config", response_class=HTMLResponse)
@@ -146,7 +157,7 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
                 store.delete(sid)
     # Expired, or the server restarted: start again from what the form says.
     config, notes = parse_query([(k, v) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
-    session = store.create(config)
+    session, notes = _create(store, config, notes)
     with session.lock:
         response = _render(request, "partials/playground.html", session, lang, notes=notes,
                            messages=[translator(lang)("js.expired")])

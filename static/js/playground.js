@@ -251,6 +251,7 @@
 
   function draw(frame) {
     lastFrame = decoded(frame);
+    document.dispatchEvent(new CustomEvent("playground:frame", { detail: frame })); // for static/js/data.js
     drawMetrics(frame);
     lossChart.extend(frame.history);
     lossChart.draw();

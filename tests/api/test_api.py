@@ -145,7 +145,7 @@ def test_model_download(client: TestClient) -> None:
     answer = client.get(f"/api/sessions/{created['id']}/model")
     assert answer.headers["content-disposition"] == 'attachment; filename="playground-model.json"'
     model = answer.json()
-    assert set(model) == {"config", "query", "trainer"}
+    assert set(model) == {"format", "version", "config", "query", "trainer"}
     assert model["config"] == created["config"] and model["trainer"]["epoch"] == 2
 
 

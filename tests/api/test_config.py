@@ -68,6 +68,9 @@ def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy:
         return st.integers(bounds["min_value"], bounds["max_value"])
     if annotation is float:
         return st.floats(allow_nan=False, allow_infinity=False, **bounds)
+    if annotation is str:  # a text of a given form, such as a hash
+        (pattern,) = [m.pattern for m in metadata if getattr(m, "pattern", None)]
+        return st.from_regex(pattern, fullmatch=True)
     raise TypeError(f"no strategy for {annotation!r}")
 
 

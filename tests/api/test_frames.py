@@ -16,7 +16,7 @@ from engine.trainer import Trainer
 from .conftest import decode, non_finite_paths
 
 FRAME_KEYS = {"epoch", "iteration", "lr", "history", "metrics", "output", "nodes", "weights", "biases",
-              "gradient_norms", "flags"}
+              "gradient_norms", "flags", "metrics_detail"}
 
 
 def trainer(**changes) -> Trainer:

@@ -83,7 +83,8 @@ def base_url() -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile(mode="w+")
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning"}
+    data_dir = tempfile.TemporaryDirectory()  # uploads made by the tests go nowhere else
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning", "DATA_DIR": data_dir.name}
     process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
@@ -110,6 +111,7 @@ def base_url() -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+        data_dir.cleanup()
 
 
 @pytest.fixture(scope="session")
