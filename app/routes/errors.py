@@ -24,13 +24,20 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(API_PREFIX)
 
 
-async def not_found(request: Request, exc: HTTPException) -> Response:
-    if exc.status_code != 404 or not wants_html(request):
-        return await http_exception_handler(request, exc)
+def not_found_page(request: Request) -> Response:
     lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     context = {"t": translator(lang), "lang": lang, "home": page_url(PlaygroundConfig(), lang, short=True)}
     return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(HTTPException, not_found)
+    """Answer a browser's 404 with the page; every other HTTP error as the app already did (the
+    API's handler, which names the allowed methods of a 405, or FastAPI's own)."""
+    answer_otherwise = app.exception_handlers.get(HTTPException, http_exception_handler)
+
+    async def handle(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404 and wants_html(request):
+            return not_found_page(request)
+        return await answer_otherwise(request, exc)
+
+    app.add_exception_handler(HTTPException, handle)
