@@ -260,6 +260,7 @@ EN: dict[str, str] = {
     "error.data_classes": "the uploaded data has {classes} classes",
     "error.points_and_data": "drawn points and uploaded data cannot be used together",
     "error.points_invalid": "cannot be read ({reason})",
+    "error.points_unreadable": "cannot be read ({reason})",
     # the text under the playground, after the primer
     "article.title": "What is going on here?",
     "article.neuron.title": "An artificial neuron",

@@ -255,6 +255,7 @@ ES: dict[str, str] = {
     "error.data_classes": "los datos subidos tienen {classes} clases",
     "error.points_and_data": "no se pueden usar a la vez puntos dibujados y datos subidos",
     "error.points_invalid": "no se pueden leer ({reason})",
+    "error.points_unreadable": "no se pueden leer ({reason})",
     "article.title": "¿Qué está pasando aquí?",
     "article.neuron.title": "Una neurona artificial",
     "article.neuron.text": "Cada círculo de la red es una neurona. Multiplica cada entrada por un peso, las suma junto con un sesgo, z = w₁x₁ + w₂x₂ + b, y pasa z por una función de activación. La pequeña imagen dentro de cada neurona muestra su salida para cada punto del cuadrado de entrada.",

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.points import MAX_POINTS_TEXT, PointsError, points_dataset
+from app.points import MAX_POINTS_TEXT, POINTS_PATTERN, PointsError, decode_points, points_dataset
 from engine.activations import ACTIVATIONS
 from engine.datasets import (
     DATASETS,
@@ -129,7 +129,8 @@ class PlaygroundConfig(BaseModel):
     hide: Annotated[tuple[HideableName, ...], Field(json_schema_extra=UNIQUE_ITEMS)] = ()
     hide_text: bool = False
     # Your own data: a drawn set (app/points.py) or the hash of an uploaded one (app/datastore.py).
-    points: Annotated[str, Field(max_length=MAX_POINTS_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    # (the schema's pattern says what decode_points reads; its messages say what is wrong)
+    points: Annotated[str, Field(max_length=MAX_POINTS_TEXT, json_schema_extra={"pattern": POINTS_PATTERN})] | None = None
     data: Annotated[str, Field(pattern=DATA_HASH_PATTERN)] | None = None
 
     @field_validator("features", "hide")
@@ -138,6 +139,16 @@ class PlaygroundConfig(BaseModel):
         if len(set(value)) != len(value):
             raise PydanticCustomError("repeated_value", "each value may appear only once")
         return value
+
+    @field_validator("points")
+    @classmethod
+    def _readable_points(cls, text: str | None) -> str | None:
+        if text is not None:
+            try:
+                decode_points(text)
+            except PointsError as exc:
+                raise PydanticCustomError("points_unreadable", "cannot be read ({reason})", {"reason": str(exc)}) from None
+        return text
 
     @field_validator("features")
     @classmethod
@@ -355,6 +366,8 @@ def config_body_schema() -> dict[str, Any]:
         **PlaygroundConfig.model_json_schema(),
         "allOf": [
             {"not": cross_entropy_on_regression},  # engine.losses.check_loss
+            {"not": {"required": ["points", "data"], "properties": {  # _own_data_error
+                "points": {"type": "string"}, "data": {"type": "string"}}}},
             {"if": {"required": ["optimizer"], "properties": {"optimizer": {"const": "perceptron"}}},
              "then": perceptron_needs},  # engine.nongradient.check_method_fits
         ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import numpy as np
 
@@ -25,6 +26,13 @@ VALUE_ZERO = 100  # a regression byte q is (q - VALUE_ZERO)/VALUE_ZERO, in [-1, 
 _HEADER = 2
 _PER_POINT = 3
 MAX_POINTS_TEXT = 4 * (_HEADER + _PER_POINT * MAX_DRAWN_POINTS) // 3 + 4
+# Every canonical text, as a pattern (the API's schema says it): the first 3 bytes (version 1, the
+# problem's code, the first x1) are "AQ" and a character whose bits are the code and x1's top two
+# bits; then whole groups of 3 bytes; then the last 2 bytes as 3 characters whose last 2 bits are
+# zero (no padding). What it cannot say (the problem and classes the rest of the configuration
+# has) the server checks.
+_B64 = "[A-Za-z0-9_-]"
+POINTS_PATTERN = rf"^AQ[A-L]{_B64}(?:{_B64}{{4}})*{_B64}{{2}}[AEIMQUYcgkosw048]$"
 
 
 class PointsError(ValueError):
@@ -44,7 +52,9 @@ def decode_points(text: str) -> tuple[str, np.ndarray]:
     """The problem and the (n, 3) bytes of a drawn set; PointsError says what is wrong."""
     if len(text) > MAX_POINTS_TEXT:
         raise PointsError(f"too long: at most {MAX_DRAWN_POINTS} points may be drawn")
-    try:
+    try:  # (b64decode would skip characters outside the alphabet instead of refusing them)
+        if not re.fullmatch(rf"{_B64}*", text):
+            raise ValueError(text)
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise PointsError("not base64url text") from None

@@ -219,7 +219,20 @@ class History:
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> "History":
-        return cls(**{f.name: array("d", (float(v) for v in state[f.name])) for f in fields(cls)})
+        """From ``to_dict``, or from the entries of ``window(0, ...)`` with their ``epochs`` (a long
+        history saved thinned): then each epoch takes the last entry kept at or before it, so the
+        history has one entry an epoch again and draws as the same curve."""
+        series = {f.name: np.asarray(state[f.name], dtype=np.float64) for f in fields(cls)}
+        if len({len(values) for values in series.values()}) != 1:
+            raise InvalidValue("history", "the history's series must have one length")
+        if state.get("epochs") is not None:
+            kept = np.asarray(state["epochs"])
+            if (kept.ndim != 1 or len(kept) != len(series["train_loss"]) or not len(kept) or kept[0] != 0
+                    or np.any(np.diff(kept) <= 0)):
+                raise InvalidValue("history", "the history's epochs must start at 0 and increase, one an entry")
+            at = np.searchsorted(kept, np.arange(kept[-1] + 1), side="right") - 1
+            series = {name: values[at] for name, values in series.items()}
+        return cls(**{name: array("d", values.tolist()) for name, values in series.items()})
 
 
 @dataclass

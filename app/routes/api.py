@@ -50,6 +50,9 @@ from engine.errors import InvalidValue
 from engine.trainer import MAX_EDIT_VALUE, History
 
 MAX_PROBLEMS = 20  # problems listed in one 422 or 409 answer; a last entry counts the rest
+# Well-formed drawn points or a data hash that do not fit the rest of the configuration (another
+# problem, a class it lacks, too few points) or name a file this server lacks: a conflict (409).
+OWN_DATA_CONFLICTS = ("points_invalid", "data_missing", "data_unreadable", "data_problem", "data_classes")
 # The largest node indices any network can have: a layer of nodes is the inputs (one per
 # feature), a hidden layer, or the outputs (one per class at most).
 MAX_SOURCE = max(len(FEATURES), MAX_NEURONS) - 1
@@ -256,7 +259,7 @@ def create_session(
         config = validate_config(changes or {}, strict=True)
         session = store.create(config)  # ConfigError too if its uploaded data is not here
     except ConfigError as exc:
-        raise _refusal(exc.errors) from None
+        raise _refusal(exc.errors, 409 if all(e.code in OWN_DATA_CONFLICTS for e in exc.errors) else 422) from None
     with session.lock:
         session.start()  # an API session holds its trainer from the start
         return {"id": session.id, **_config_view(session), "frame": session.run("frame"), "data": session.run("data")}

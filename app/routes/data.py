@@ -22,7 +22,7 @@ from app.config import ConfigError, FieldError, PlaygroundConfig, validate_confi
 from app.csv_data import MAX_CSV_BYTES, ReadData, read_csv
 from app.datastore import DataStore
 from app.i18n import CATALOGUES_KEYS, Translator, choose_language, describe_error, translator
-from app.model_file import MAX_MODEL_BYTES, read_model_file
+from app.model_file import MAX_MODEL_BYTES, MODEL_FORMAT, MODEL_VERSION, read_model_file
 from app.own_data import check_saved_data
 from app.page_model import first_dataset_of
 from app.points import LEVELS, MAX_DRAWN_POINTS, POINTS_VERSION, PROBLEM_CODES, VALUE_ZERO
@@ -146,7 +146,15 @@ def model_script(session: SessionDep) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="model.py"'})
 
 
-@router.post("/api/sessions/{id}/model", responses=_SESSION_ERRORS, tags=["data"],
+# What a schema can say of a model file; the trainer state inside is checked by app/model_file.py.
+_MODEL_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["format", "version", "config", "trainer"],
+    "properties": {"format": {"const": MODEL_FORMAT}, "version": {"const": MODEL_VERSION},
+                   "config": {"type": "object"}, "query": {"type": ["string", "null"]}, "trainer": {"type": "object"}},
+}}}}}
+
+
+@router.post("/api/sessions/{id}/model", responses=_SESSION_ERRORS, openapi_extra=_MODEL_BODY, tags=["data"],
              summary="Load a downloaded model back and carry on training where it stopped")
 async def load_model(request: Request, session: SessionDep) -> dict[str, Any]:
     raw = await _api_body(request, MAX_MODEL_BYTES)

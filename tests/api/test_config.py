@@ -51,7 +51,7 @@ def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy:
     origin = get_origin(annotation)
     if origin is Annotated:
         inner, *extra = get_args(annotation)
-        return _strategy(inner, [m for info in extra for m in getattr(info, "metadata", [info])])
+        return _strategy(inner, [m for info in extra for m in [info, *getattr(info, "metadata", [])]])
     if origin in (Union, types.UnionType):
         (kind,) = [a for a in get_args(annotation) if a is not type(None)]
         return st.none() | _strategy(kind, metadata)
@@ -69,7 +69,8 @@ def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy:
     if annotation is float:
         return st.floats(allow_nan=False, allow_infinity=False, **bounds)
     if annotation is str:  # a text of a given form, such as a hash
-        (pattern,) = [m.pattern for m in metadata if getattr(m, "pattern", None)]
+        (pattern,) = {getattr(m, "pattern", None) or (getattr(m, "json_schema_extra", None) or {}).get("pattern")
+                      for m in metadata} - {None}  # (a FieldInfo's metadata holds a pattern, or its schema says it)
         return st.from_regex(pattern, fullmatch=True)
     raise TypeError(f"no strategy for {annotation!r}")
 

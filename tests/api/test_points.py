@@ -73,7 +73,7 @@ def _text(raw: bytes) -> str:
 
 FOUR = [0, 0, 1, 9, 9, 0, 20, 20, 1, 30, 30, 0]
 BAD = [
-    ("not base64", "@@@@", "pattern"),
+    ("not base64", "@@@@", "not base64url text"),
     ("another version", _text(bytes([2, 0, *FOUR])), "not drawn points of version 1"),
     ("unknown problem", _text(bytes([1, 7, *FOUR])), "cut short or garbled"),
     ("cut short", _text(bytes([1, 0, *FOUR, 5])), "cut short or garbled"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.datasets import dataset_from_arrays, feature_matrix
-from engine.trainer import Setup, Trainer
+from engine.trainer import History, Setup, Trainer
 
 RICH_FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
 
@@ -240,3 +240,20 @@ def test_snapshot_maps_match_a_float64_forward_pass():
     assert np.allclose(snap.output, forward.output.reshape(40, 40), atol=1e-5)
     for layer, activations in enumerate(forward.activations[:-1]):
         assert np.allclose(snap.node_maps[layer], activations.T.reshape(-1, 40, 40), atol=1e-4 * max(1, np.abs(activations).max()))
+
+
+def test_a_thinned_history_loads_back_with_one_entry_an_epoch():
+    """A saved model's long history is thinned (History.window); loaded, every epoch has an entry
+    again and the kept entries are where they were, so the curve draws the same."""
+    rng = np.random.default_rng(3)
+    full = History.from_dict({name: rng.random(10_001).tolist()
+                              for name in ("train_loss", "test_loss", "train_metric", "test_metric")})
+    epochs, window = full.window(0, 200)
+    assert epochs is not None and len(epochs) <= 200
+    restored = History.from_dict({**window.to_dict(), "epochs": epochs})
+    assert len(restored.train_loss) == 10_001
+    for name in ("train_loss", "test_loss", "train_metric", "test_metric"):
+        assert [getattr(restored, name)[e] for e in epochs] == list(getattr(window, name))
+    for bad in ([1, *epochs[1:]], [0, *epochs[2:], epochs[-1]], epochs[:-1]):
+        with pytest.raises(ValueError, match="epochs"):
+            History.from_dict({**window.to_dict(), "epochs": bad})
