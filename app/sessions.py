@@ -186,8 +186,8 @@ class Session:
         """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
         The trainer changes nothing when it raises ValueError, and the config is stored only after
         it succeeded, so a failed change leaves the session as it was. Caller holds the lock."""
-        data = self.own_data(config)
-        rebuilt = self.run("apply", setup=config.to_setup(), data=data)
+        setup, data = config.to_setup(), self.own_data(config)
+        rebuilt = self.run("apply", setup=setup, data=data)
         self.config, self.data = config, data
         return rebuilt
 
