@@ -16,7 +16,7 @@ import numpy as np
 Array = np.ndarray
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
-_GELU_C = np.sqrt(2.0 / np.pi)
+GELU_C = np.sqrt(2.0 / np.pi)
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Activation:
     slope: Callable[[Array, Array, Array], None]
     formula: str
     learns_by_gradient: bool = True
+    bounded: bool = False  # f(z) stays within [-1, 1] for every finite or infinite z
 
     def function(self, z: Array) -> Array:
         out = np.empty_like(z)
@@ -67,12 +68,12 @@ def _set(out: Array, value: Array | float) -> None:
 
 
 def _gelu(z: Array, out: Array) -> None:
-    _set(out, 0.5 * z * (1.0 + np.tanh(_GELU_C * (z + 0.044715 * z**3))))
+    _set(out, 0.5 * z * (1.0 + np.tanh(GELU_C * (z + 0.044715 * z**3))))
 
 
 def _gelu_slope(z: Array, a: Array, out: Array) -> None:
-    t = np.tanh(_GELU_C * (z + 0.044715 * z**3))
-    _set(out, 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * z * z))
+    t = np.tanh(GELU_C * (z + 0.044715 * z**3))
+    _set(out, 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * GELU_C * (1.0 + 3 * 0.044715 * z * z))
 
 
 def _swish_slope(z: Array, a: Array, out: Array) -> None:
@@ -100,9 +101,10 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z, a, out: out.fill(0.0),
             "f(z) = 1 if z ≥ 0 else 0",
             learns_by_gradient=False,
+            bounded=True,
         ),
-        Activation("sigmoid", sigmoid_into, _sigmoid_slope, "f(z) = 1 / (1 + e^(−z))"),
-        Activation("tanh", lambda z, out: np.tanh(z, out=out), _tanh_slope, "f(z) = tanh(z)"),
+        Activation("sigmoid", sigmoid_into, _sigmoid_slope, "f(z) = 1 / (1 + e^(−z))", bounded=True),
+        Activation("tanh", lambda z, out: np.tanh(z, out=out), _tanh_slope, "f(z) = tanh(z)", bounded=True),
         Activation("relu", lambda z, out: np.maximum(z, 0.0, out=out),
                    lambda z, a, out: np.greater(z, 0.0, out=out), "f(z) = max(0, z)"),
         Activation(

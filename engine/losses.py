@@ -41,27 +41,16 @@ def loss_value(loss: str, output: str, z: Array, a: Array, y: Array) -> float:
 
 def output_gradient(loss: str, output: str, z: Array, a: Array, y: Array) -> Array:
     """dLoss/dz at the output layer, for a batch of m rows."""
-    out = np.empty_like(a)
-    output_gradient_into(loss, output, z, a, y, out, np.empty_like(a))
-    return out
-
-
-def output_gradient_into(loss: str, output: str, z: Array, a: Array, y: Array, out: Array, scratch: Array) -> None:
-    """``out = output_gradient(...)`` in place (the training step allocates nothing)."""
     if loss == "cross_entropy":  # the famous simplification: (a - y) / m, for sigmoid and softmax
-        np.subtract(a, y, out=out)
-        out /= len(y)
-        return
-    np.subtract(a, y, out=out)  # dLoss/da of the mean of squares
-    out *= 2.0 / a.size
+        return (a - y) / len(y)
+    out = (a - y) * (2.0 / a.size)  # dLoss/da of the mean of squares
     if output == "sigmoid":
         out *= a
-        np.subtract(1.0, a, out=scratch)
-        out *= scratch
+        out *= 1.0 - a
     elif output == "softmax":  # the softmax Jacobian: a ⊙ (g − Σ g·a)
-        np.multiply(out, a, out=scratch)
-        out -= scratch.sum(axis=1, keepdims=True)
+        out -= (out * a).sum(axis=1, keepdims=True)
         out *= a
+    return out
 
 
 def output_activation_into(output: str, z: Array, out: Array) -> None:
