@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.datasets import dataset_from_arrays, feature_matrix
+from engine.optimizers import make_optimizer
 from engine.trainer import Setup, Trainer
 
 RICH_FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
@@ -47,6 +48,11 @@ def test_multiclass_blobs_use_softmax_and_learn():
 
 def test_perceptron_rule_separates_separable_data():
     trainer = Trainer(Setup(dataset="gauss", hidden=(), optimizer="perceptron", learning_rate=0.1))
+    # Start from a line that puts every point on the wrong side: the rule has to turn it round.
+    trainer.set_weight(0, 0, 0, -1.0)
+    trainer.set_weight(0, 1, 0, -1.0)
+    trainer.set_bias(0, 0, 0.0)
+    assert trainer.history.train_metric[-1] < 0.1
     trainer.step(30)
     assert trainer.history.train_metric[-1] == 1.0
 
@@ -94,6 +100,36 @@ def test_learning_rate_change_keeps_weights_and_optimizer_state():
     assert trainer.optimizer.steps > 0
     assert trainer.reconfigure(replace(trainer.setup, optimizer_params={"beta1": 0.8})) == "training"
     assert trainer.optimizer.hyper["beta1"] == 0.8 and trainer.optimizer.steps > 0
+
+
+def test_optimizer_change_keeps_the_weights_and_starts_the_new_rule_afresh():
+    trainer = Trainer(Setup(optimizer="momentum"))
+    trainer.step(5)
+    params, history = trainer.network.params.copy(), trainer.history.to_dict()
+    assert trainer.reconfigure(replace(trainer.setup, optimizer="adam")) == "optimizer"
+    assert trainer.optimizer.name == "adam" and trainer.optimizer.steps == 0
+    assert np.array_equal(trainer.network.params, params) and trainer.history.to_dict() == history
+    # The next epoch is the one a fresh Adam takes from these weights.
+    reference = Trainer.from_dict(trainer.to_dict())
+    trainer.step(1)
+    reference.optimizer = make_optimizer("adam", len(params), reference.optimizer.decay_mask)
+    reference.step(1)
+    assert np.array_equal(trainer.network.params, reference.network.params)
+
+
+def test_loss_change_keeps_the_weights_and_re_evaluates_the_last_epoch():
+    trainer = Trainer(Setup(dataset="xor", noise=0.1))
+    trainer.step(5)
+    params, history = trainer.network.params.copy(), trainer.history.to_dict()
+    assert trainer.reconfigure(replace(trainer.setup, loss="mse")) == "training"
+    assert trainer.loss_name == "mse" and np.array_equal(trainer.network.params, params)
+    predicted = trainer.network.predict(trainer.x_train)
+    assert trainer.history.train_loss[-1] == pytest.approx(np.mean((predicted - trainer.y_train) ** 2), rel=1e-12)
+    assert list(trainer.history.train_loss[:-1]) == history["train_loss"][:-1]
+    assert trainer.history.train_loss[-1] != history["train_loss"][-1]
+    trainer.step(1)
+    predicted = trainer.network.predict(trainer.x_train)
+    assert trainer.history.train_loss[-1] == pytest.approx(np.mean((predicted - trainer.y_train) ** 2), rel=1e-12)
 
 
 def test_network_change_resets_weights_and_history():
