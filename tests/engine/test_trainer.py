@@ -63,11 +63,24 @@ def test_perceptron_rule_refuses_hidden_layers():
 
 
 def test_random_search_only_accepts_improvements():
-    trainer = Trainer(Setup(dataset="gauss", optimizer="random_search", learning_rate=0.2))
-    trainer.step(20)
+    # One batch holds the whole training set, so each proposal is judged on the training loss.
+    trainer = Trainer(Setup(dataset="gauss", optimizer="random_search", learning_rate=0.2, batch_size=1000))
+    trainer.step(60)
     losses = trainer.history.train_loss
     assert all(b <= a + 1e-12 for a, b in zip(losses, losses[1:]))
     assert losses[-1] < losses[0]
+
+
+def test_a_random_search_epoch_looks_at_each_training_point_twice(monkeypatch):
+    """Each mini-batch is evaluated for the current weights and for one proposal, as cheap as
+    an SGD epoch, not the whole training set for every proposal."""
+    trainer = Trainer(Setup(dataset="gauss", optimizer="random_search", learning_rate=0.2, batch_size=7))
+    rows = []
+    batch_loss = trainer.batch_loss
+    monkeypatch.setattr(trainer, "batch_loss", lambda x, y: rows.append(len(x)) or batch_loss(x, y))
+    trainer.step(1)
+    assert sum(rows) == 2 * len(trainer.x_train)
+    assert trainer.iteration == len(rows) // 2 == -(-len(trainer.x_train) // 7)
 
 
 def test_same_setup_gives_identical_history():
