@@ -104,7 +104,8 @@ def engine_steps(trainer: Trainer, epochs: int) -> tuple[int, float]:
 # answers each request line {"network", "changes", "frames"} with the seconds of each frame's
 # step(1) and snapshot(GRID), as [[epoch, snapshot], ...]. A network's trainer is built (and
 # warmed up: Numba compiles or loads its code, the grid is cached) at its first request and goes
-# on training across requests.
+# on training across requests. Seconds are the thread's CPU time (all of a frame's work runs on it,
+# OpenBLAS having one thread): on a shared machine, time spent waiting for a core is not counted.
 FRAME_WORKER = f"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -120,11 +121,11 @@ for line in sys.stdin:
             trainer.snapshot({GRID})
     times = []
     for _ in range(request["frames"]):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         trainer.step(1)
-        t1 = time.perf_counter()
+        t1 = time.thread_time()
         trainer.snapshot({GRID})
-        times.append((t1 - t0, time.perf_counter() - t1))
+        times.append((t1 - t0, time.thread_time() - t1))
     print(json.dumps(times), flush=True)
 """
 
@@ -365,7 +366,7 @@ def run(rounds: int, baseline: str) -> dict[str, Any]:
         "steps: Trainer.step(epochs) over 250 training points, per-epoch evaluation included; "
         "torch does the same work (shuffle, mini-batches, loss and accuracy of both sets)",
         "torch: float64, torch.set_num_threads(1) unless the key says otherwise; same data and initial weights",
-        "frame_ms: median of trainer.step(1) + trainer.snapshot(100), timed in a subprocess, alternating "
+        "frame_ms: median CPU time of trainer.step(1) + trainer.snapshot(100), in a subprocess, alternating "
         "with the baseline commit's engine; frame_speedup_vs_baseline: median of the rounds' ratios",
         "trainer_bytes: tracemalloc, memory still held after construction + 5 epochs + snapshot(100)",
     ]

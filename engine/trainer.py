@@ -442,8 +442,8 @@ class Trainer:
             residual = float(np.sum((y - predicted) ** 2))
             return 1.0 - residual / total if total > 0 else 0.0
         if self.problem == "binary":
-            return float(np.mean((predicted >= 0.5) == (y >= 0.5)))
-        return float(np.mean(predicted.argmax(axis=1) == y.argmax(axis=1)))
+            return np.count_nonzero((predicted >= 0.5) == (y >= 0.5)) / len(y)
+        return np.count_nonzero(predicted.argmax(axis=1) == y.argmax(axis=1)) / len(y)
 
     # -- drawing ------------------------------------------------------------------------------
 

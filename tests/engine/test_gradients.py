@@ -5,6 +5,7 @@ import zlib
 import numpy as np
 import pytest
 
+from engine import compiled
 from engine.activations import ACTIVATIONS
 from engine.losses import add_penalty_gradient, loss_value, output_gradient, penalty
 from engine.network import Network
@@ -132,3 +133,12 @@ def test_the_compiled_sgd_epoch_follows_forward_backward_and_the_sgd_rule(activa
     assert np.abs(readable.params - start).max() > 1e-3  # it trained
     np.testing.assert_allclose(fused.params, readable.params, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(fused.grads, readable.grads, rtol=1e-12, atol=1e-14)
+
+
+def test_the_compiled_tanh_is_within_two_units_in_the_last_place_of_numpys():
+    z = np.concatenate([np.logspace(-300, 3, 2000), [0.0, 0.5, np.nextafter(0.5, 0.0), np.inf]])
+    z = np.concatenate([z, -z])
+    ours = np.array([compiled._tanh(v) for v in z])
+    theirs = np.tanh(z)
+    assert np.all(np.abs(ours - theirs) <= 2 * np.spacing(np.abs(theirs)))
+    assert np.isnan(compiled._tanh(np.nan))
