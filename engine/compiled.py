@@ -9,8 +9,9 @@ one call. What a student reads to learn backpropagation is still ``engine/networ
 ``forward``/``backward`` to 1e-12, for every activation, output and loss.
 
 Each loop writes the formula of its NumPy counterpart in the same order of operations; only sums
-may round differently (a loop here, BLAS there) and ``tanh``/``exp`` come from the C library
-rather than NumPy's vectorised versions, both differences of about one unit in the last place.
+may round differently (a loop here, BLAS there), ``tanh`` is computed from ``exp``/``expm1`` and
+``exp`` comes from the C library rather than NumPy's vectorised versions: differences of a unit or
+two in the last place.
 
 Layout: ``params`` is the network's flat vector (all weights, then all biases; ``W_l[i, j]`` at
 ``w_at + i·n_out + j``). Scratch arrays hold every layer's nodes side by side in columns: ``a``
