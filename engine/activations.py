@@ -22,8 +22,8 @@ GELU_C = np.sqrt(2.0 / np.pi)
 @dataclass(frozen=True)
 class Activation:
     """An activation, written in place (``apply``: out = f(z), ``slope``: out = f'(z) given z and
-    a = f(z)) so that the training step and the drawing grid allocate nothing; ``function`` and
-    ``derivative`` are the allocating forms for everything else."""
+    a = f(z)) so that the drawing grid allocates nothing; ``function`` and ``derivative`` are the
+    allocating forms for everything else. ``engine.compiled`` has each one for single numbers."""
 
     name: str
     apply: Callable[[Array, Array], None]

@@ -8,6 +8,10 @@ part that L1/L2 penalties and decoupled weight decay act on.
 
 Layer ``l`` computes ``z_l = a_l @ W_l + b_l`` and ``a_{l+1} = f_l(z_l)``, with ``a_0`` the input
 features. ``W_l`` has shape (inputs, outputs), so ``W_l[i, j]`` is the edge from node i to node j.
+
+``forward`` and ``backward`` are backpropagation as a student reads it. Training runs the same
+arithmetic compiled (``engine/compiled.py``, through ``_batch_gradient`` and ``_sgd_epoch``), and
+the tests demand that the two agree to 1e-12.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_stable_cross_entropy_for_extreme_logits():
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("output,loss,n_out", HEADS)
 def test_the_training_step_computes_the_same_gradient_as_backward(activation, output, loss, n_out):
-    """Training uses the allocation-free ``_batch_gradient``; it must agree with the
+    """Training uses the compiled ``_batch_gradient``; it must agree with the
     forward/backward pair that the central differences above check."""
     rng = np.random.default_rng(zlib.crc32(f"fast/{activation}/{output}/{loss}".encode()))
     net = Network.create((3, 4, 3, n_out), [activation, activation], output, "xavier", rng)
