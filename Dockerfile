@@ -46,6 +46,12 @@ COPY engine/ engine/
 COPY templates/ templates/
 COPY static/ static/
 COPY --from=assets /build/vendor/ static/vendor/
+# Numba compiles the engine's training step once here, into a cache the app may write to, so that
+# no worker spends seconds compiling on its first frame (docs/engine.md, "The compiled training step").
+ENV NUMBA_CACHE_DIR=/var/cache/numba
+RUN mkdir -p "$NUMBA_CACHE_DIR" \
+ && python -c "from engine.trainer import Setup, Trainer; Trainer(Setup(optimizer='adam')).step(1); Trainer(Setup()).step(1)" \
+ && chown -R playground "$NUMBA_CACHE_DIR"
 USER playground
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

@@ -3,11 +3,18 @@
     python benchmarks/bench_engine.py           # a readable table
     python benchmarks/bench_engine.py --json    # one JSON object, one key per figure
 
-Two networks, both on the "circle" dataset with n_samples=1000 and train_fraction=0.5, so
-exactly 500 training points (and 500 test points):
+Two networks, the page's: the playground's defaults ("circle", 500 points, half of them for
+training, so 250 training points and 250 test points) with
 
 - default: features x1, x2 -> hidden [4, 2] tanh -> 1 sigmoid; cross-entropy, SGD lr 0.03, batch 10;
-- big: all nine input features -> six hidden layers of 8 tanh -> 1 sigmoid; the same, batch 30.
+- big: seven features (TensorFlow Playground's: x1, x2, x1², x2², x1x2, sin x1, sin x2) -> six
+  hidden layers of 8 tanh -> 1 sigmoid; the same.
+
+A frame is what the server computes for one picture: ``step(1)`` + ``snapshot(100)``. It is timed
+for this engine and for the baseline commit's (d3789dd unless ``--baseline`` says otherwise,
+extracted with ``git archive`` into a temporary folder), each in a subprocess of its own, in
+alternating rounds, so that both meet the same machine load; the speed-up is the median of the
+rounds' ratios.
 
 A step is one mini-batch forward + backward + update. The engine is timed through the public
 ``Trainer.step(epochs)``, so its figure includes everything an epoch does: the shuffle, the
@@ -32,10 +39,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import io
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -45,7 +56,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads OpenBLA
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import machine_info  # noqa: E402  (beside this script)
 from engine.datasets import FEATURES  # noqa: E402
@@ -57,17 +69,20 @@ except ImportError:  # the figures that need it become null
     torch = None
 TORCH_DEFAULT_THREADS = None if torch is None else torch.get_num_threads()  # before any change
 
-DATA = dict(dataset="circle", n_samples=1000, train_fraction=0.5)  # 500 training points
-NETWORKS = {
-    "default": Setup(**DATA),
-    "big": Setup(**DATA, features=tuple(FEATURES), hidden=(8,) * 6, batch_size=30),
+SEVEN_FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
+NETWORK_CHANGES: dict[str, dict[str, Any]] = {  # Setup fields that differ from the defaults
+    "default": {},
+    "big": {"features": SEVEN_FEATURES, "hidden": (8,) * 6},
 }
+NETWORKS = {name: Setup(**changes) for name, changes in NETWORK_CHANGES.items()}
+BASELINE = "d3789dd"
 MEMORY_SETUP = Setup(dataset="circle", n_samples=1200, train_fraction=0.5, features=tuple(FEATURES),
                      hidden=(8,) * 6, batch_size=30)
 GRID = 100
 TARGETS = {  # figure -> (comparison, bound), per network
-    "default": {"speedup_vs_torch": (">=", 3.0), "frame_ms": ("<=", 1.0)},
-    "big": {"speedup_vs_torch": (">=", 3.0), "frame_ms": ("<=", 5.0), "trainer_bytes": ("<=", 1_000_000)},
+    "default": {"speedup_vs_torch": (">=", 3.0), "frame_ms": ("<=", 1.0), "frame_speedup_vs_baseline": (">=", 3.0)},
+    "big": {"speedup_vs_torch": (">=", 3.0), "frame_ms": ("<=", 5.0), "frame_speedup_vs_baseline": (">=", 2.0),
+            "trainer_bytes": ("<=", 1_000_000)},
 }
 
 
@@ -85,23 +100,100 @@ def engine_steps(trainer: Trainer, epochs: int) -> tuple[int, float]:
     return trainer.iteration - before, seconds
 
 
-def frame_times(trainer: Trainer, repeats: int) -> dict[str, float]:
-    """Median milliseconds of one epoch, of ``snapshot(GRID)``, and of both (a frame)."""
-    for _ in range(5):  # warm-up; also fills the trainer's grid cache
+# Run in a subprocess as ``python -c FRAME_WORKER ROOT``: imports the engine found under ROOT, then
+# answers each request line {"network", "changes", "frames"} with the seconds of each frame's
+# step(1) and snapshot(GRID), as [[epoch, snapshot], ...]. A network's trainer is built (and
+# warmed up: Numba compiles or loads its code, the grid is cached) at its first request and goes
+# on training across requests. Seconds are the thread's CPU time (all of a frame's work runs on it,
+# OpenBLAS having one thread): on a shared machine, time spent waiting for a core is not counted.
+FRAME_WORKER = f"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from engine.trainer import Setup, Trainer
+trainers = {{}}
+for line in sys.stdin:
+    request = json.loads(line)
+    trainer = trainers.get(request["network"])
+    if trainer is None:
+        trainer = trainers[request["network"]] = Trainer(Setup(**request["changes"]))
+        for _ in range(5):
+            trainer.step(1)
+            trainer.snapshot({GRID})
+    times = []
+    for _ in range(request["frames"]):
+        t0 = time.thread_time()
         trainer.step(1)
-        trainer.snapshot(GRID)
-    epoch, snap, frame = [], [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        trainer.step(1)
-        t1 = time.perf_counter()
-        trainer.snapshot(GRID)
-        t2 = time.perf_counter()
-        epoch.append(t1 - t0)
-        snap.append(t2 - t1)
-        frame.append(t2 - t0)
-    return {name: 1e3 * statistics.median(values)
-            for name, values in (("frame_ms", frame), ("epoch_ms", epoch), ("snapshot_ms", snap))}
+        t1 = time.thread_time()
+        trainer.snapshot({GRID})
+        times.append((t1 - t0, time.thread_time() - t1))
+    print(json.dumps(times), flush=True)
+"""
+
+
+class FrameWorker:
+    """A subprocess timing frames of the engine under ``root`` (see FRAME_WORKER)."""
+
+    def __init__(self, root: Path):
+        self.process = subprocess.Popen([sys.executable, "-c", FRAME_WORKER, str(root)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def frames(self, network: str, frames: int) -> list[tuple[float, float]]:
+        request = {"network": network, "changes": NETWORK_CHANGES[network], "frames": frames}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the frame worker for {network!r} stopped")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def baseline_tree(commit: str, into: Path) -> Path:
+    """The baseline commit's ``engine/`` extracted under ``into`` (git archive): a folder to import it from."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, "engine"],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def frame_comparison(baseline: str, rounds: int, frames: int = 21) -> dict[str, dict[str, float]]:
+    """Frame times of this engine and of ``baseline``'s, in alternating rounds of ``frames``
+    frames per network; medians over all frames, and the median of the rounds' ratios."""
+    with tempfile.TemporaryDirectory() as folder:
+        workers = {"new": FrameWorker(ROOT), "baseline": FrameWorker(baseline_tree(baseline, Path(folder)))}
+        try:
+            samples = {(side, name): [] for side in workers for name in NETWORKS}
+            ratios: dict[str, list[float]] = {name: [] for name in NETWORKS}
+            for round_ in range(rounds + 1):  # round 0 is a warm-up
+                for name in NETWORKS:
+                    medians = {}
+                    for side, worker in workers.items():
+                        times = worker.frames(name, frames)
+                        medians[side] = statistics.median(e + s for e, s in times)
+                        if round_:
+                            samples[side, name] += times
+                    if round_:
+                        ratios[name].append(medians["baseline"] / medians["new"])
+        finally:
+            for worker in workers.values():
+                worker.close()
+    figures = {}
+    for name in NETWORKS:
+        new, old = samples["new", name], samples["baseline", name]
+        figures[name] = {
+            "frame_ms": 1e3 * statistics.median(e + s for e, s in new),
+            "epoch_ms": 1e3 * statistics.median(e for e, _ in new),
+            "snapshot_ms": 1e3 * statistics.median(s for _, s in new),
+            "baseline_frame_ms": 1e3 * statistics.median(e + s for e, s in old),
+            "baseline_epoch_ms": 1e3 * statistics.median(e for e, _ in old),
+            "baseline_snapshot_ms": 1e3 * statistics.median(s for _, s in old),
+            "frame_speedup_vs_baseline": statistics.median(ratios[name]),
+        }
+    return figures
 
 
 def trainer_memory(setup: Setup) -> dict[str, int]:
@@ -200,8 +292,8 @@ def rate(samples: list[tuple[int, float]]) -> float:
 
 def measure_network(name: str, setup: Setup, rounds: int) -> dict[str, Any]:
     trainer = Trainer(setup)
-    engine_epochs = 60 if name == "default" else 40  # ~50 ms a round each side
-    torch_epochs = 8
+    engine_epochs = 400 if name == "default" else 100  # ~50 ms a round each side
+    torch_epochs = 16
     contenders: dict[str, tuple[Callable[[], tuple[int, float]], int | None]] = {
         "steps_per_s": (lambda: engine_steps(trainer, engine_epochs), None),
     }
@@ -236,7 +328,6 @@ def measure_network(name: str, setup: Setup, rounds: int) -> dict[str, Any]:
         None if figures["torch_steps_per_s"] is None else figures["steps_per_s"] / figures["torch_steps_per_s"]
     )
     figures["torch_parity_max_abs_diff"] = None if torch is None else parity(setup)
-    figures |= frame_times(Trainer(setup), repeats=61)
     return figures
 
 
@@ -260,20 +351,23 @@ def check_targets(results: dict[str, Any]) -> dict[str, bool | None]:
     return met
 
 
-def run(rounds: int) -> dict[str, Any]:
+def run(rounds: int, baseline: str) -> dict[str, Any]:
     if torch is not None:
         torch.set_num_threads(1)
-    results: dict[str, Any] = {"date": datetime.date.today().isoformat(), "machine": machine()}
+    results: dict[str, Any] = {"date": datetime.date.today().isoformat(), "machine": machine(),
+                               "baseline": baseline}
+    frames = frame_comparison(baseline, rounds)
     for name, setup in NETWORKS.items():
-        results[name] = measure_network(name, setup, rounds)
+        results[name] = measure_network(name, setup, rounds) | frames[name]
     results["big"] |= trainer_memory(MEMORY_SETUP)
     results["big"]["memory_setup"] = "big network, circle, n_samples=1200, train_fraction=0.5"
     results["targets_met"] = check_targets(results)
     results["notes"] = [
-        "steps: Trainer.step(epochs) over 500 training points, per-epoch evaluation included; "
+        "steps: Trainer.step(epochs) over 250 training points, per-epoch evaluation included; "
         "torch does the same work (shuffle, mini-batches, loss and accuracy of both sets)",
         "torch: float64, torch.set_num_threads(1) unless the key says otherwise; same data and initial weights",
-        "frame_ms: median of trainer.step(1) + trainer.snapshot(100)",
+        "frame_ms: median CPU time of trainer.step(1) + trainer.snapshot(100), in a subprocess, alternating "
+        "with the baseline commit's engine; frame_speedup_vs_baseline: median of the rounds' ratios",
         "trainer_bytes: tracemalloc, memory still held after construction + 5 epochs + snapshot(100)",
     ]
     if torch is None:
@@ -308,6 +402,12 @@ def table(results: dict[str, Any]) -> str:
         ("frame: 1 epoch + snapshot(100)", fmt(d["frame_ms"], "ms"), fmt(b["frame_ms"], "ms"), "≤ 1 / ≤ 5 ms"),
         ("  of which the epoch", fmt(d["epoch_ms"], "ms"), fmt(b["epoch_ms"], "ms"), ""),
         ("  of which snapshot(100)", fmt(d["snapshot_ms"], "ms"), fmt(b["snapshot_ms"], "ms"), ""),
+        (f"frame, baseline {results['baseline']}", fmt(d["baseline_frame_ms"], "ms"),
+         fmt(b["baseline_frame_ms"], "ms"), ""),
+        ("  of which the epoch", fmt(d["baseline_epoch_ms"], "ms"), fmt(b["baseline_epoch_ms"], "ms"), ""),
+        ("  of which snapshot(100)", fmt(d["baseline_snapshot_ms"], "ms"), fmt(b["baseline_snapshot_ms"], "ms"), ""),
+        ("frame speed-up vs baseline", fmt(d["frame_speedup_vs_baseline"], "x"),
+         fmt(b["frame_speedup_vs_baseline"], "x"), "≥ 3× / ≥ 2×"),
         ("trainer memory, 1200 points", "", fmt(b["trainer_bytes"], "B"), "≤ 1 MB"),
         ("params after 1 epoch, |engine − torch|", fmt(d["torch_parity_max_abs_diff"], "e"),
          fmt(b["torch_parity_max_abs_diff"], "e"), ""),
@@ -328,8 +428,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--rounds", type=int, default=9, help="timed rounds per figure (median kept)")
+    parser.add_argument("--baseline", default=BASELINE, help=f"commit whose engine frames are compared (default {BASELINE})")
     args = parser.parse_args()
-    results = run(max(1, args.rounds))
+    results = run(max(1, args.rounds), args.baseline)
     print(json.dumps(results, indent=2) if args.json else table(results))
 
 

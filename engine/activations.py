@@ -17,19 +17,20 @@ import numpy as np
 Array = np.ndarray
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
-_GELU_C = np.sqrt(2.0 / np.pi)
+GELU_C = np.sqrt(2.0 / np.pi)
 
 
 @dataclass(frozen=True)
 class Activation:
     """An activation, written in place (``apply``: out = f(z), ``slope``: out = f'(z) given z and
-    a = f(z)) so that the training step and the drawing grid allocate nothing; ``function`` and
-    ``derivative`` are the allocating forms for everything else."""
+    a = f(z)) so that the drawing grid allocates nothing; ``function`` and ``derivative`` are the
+    allocating forms for everything else. ``engine.compiled`` has each one for single numbers."""
 
     name: str
     apply: Callable[[Array, Array], None]
     slope: Callable[[Array, Array, Array], None]
     learns_by_gradient: bool = True
+    bounded: bool = False  # f(z) stays within [-1, 1] for every finite or infinite z
 
     def function(self, z: Array) -> Array:
         out = np.empty_like(z)
@@ -67,12 +68,12 @@ def _set(out: Array, value: Array | float) -> None:
 
 
 def _gelu(z: Array, out: Array) -> None:
-    _set(out, 0.5 * z * (1.0 + np.tanh(_GELU_C * (z + 0.044715 * z**3))))
+    _set(out, 0.5 * z * (1.0 + np.tanh(GELU_C * (z + 0.044715 * z**3))))
 
 
 def _gelu_slope(z: Array, a: Array, out: Array) -> None:
-    t = np.tanh(_GELU_C * (z + 0.044715 * z**3))
-    _set(out, 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * z * z))
+    t = np.tanh(GELU_C * (z + 0.044715 * z**3))
+    _set(out, 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * GELU_C * (1.0 + 3 * 0.044715 * z * z))
 
 
 def _swish_slope(z: Array, a: Array, out: Array) -> None:
@@ -99,9 +100,10 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z, out: np.greater_equal(z, 0.0, out=out),
             lambda z, a, out: out.fill(0.0),
             learns_by_gradient=False,
+            bounded=True,
         ),
-        Activation("sigmoid", sigmoid_into, _sigmoid_slope),
-        Activation("tanh", lambda z, out: np.tanh(z, out=out), _tanh_slope),
+        Activation("sigmoid", sigmoid_into, _sigmoid_slope, bounded=True),
+        Activation("tanh", lambda z, out: np.tanh(z, out=out), _tanh_slope, bounded=True),
         Activation("relu", lambda z, out: np.maximum(z, 0.0, out=out),
                    lambda z, a, out: np.greater(z, 0.0, out=out)),
         Activation(

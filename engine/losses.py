@@ -31,38 +31,28 @@ def check_loss(loss: str, output: str) -> None:
 def loss_value(loss: str, output: str, z: Array, a: Array, y: Array) -> float:
     """Mean loss over the batch: MSE is the primer's J(w) = 1/m Σ (y − ŷ)² (mean over all outputs)."""
     if loss == "mse":
-        return float(np.mean((a - y) ** 2))
-    if output == "sigmoid":
+        terms = (a - y) ** 2
+    elif output == "sigmoid":
         # log(1 + e^z) - y·z, written so that neither exp() overflows nor log() sees 0.
-        return float(np.mean(np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))))
-    shifted = z - z.max(axis=1, keepdims=True)
-    log_sum = np.log(np.exp(shifted).sum(axis=1))
-    return float(np.mean(log_sum - (shifted * y).sum(axis=1)))
+        terms = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    else:
+        shifted = z - z.max(axis=1, keepdims=True)
+        terms = np.log(np.exp(shifted).sum(axis=1)) - (shifted * y).sum(axis=1)
+    return float(terms.sum() / terms.size)  # np.mean's result, without its Python overhead
 
 
 def output_gradient(loss: str, output: str, z: Array, a: Array, y: Array) -> Array:
     """dLoss/dz at the output layer, for a batch of m rows."""
-    out = np.empty_like(a)
-    output_gradient_into(loss, output, z, a, y, out, np.empty_like(a))
-    return out
-
-
-def output_gradient_into(loss: str, output: str, z: Array, a: Array, y: Array, out: Array, scratch: Array) -> None:
-    """``out = output_gradient(...)`` in place (the training step allocates nothing)."""
     if loss == "cross_entropy":  # the famous simplification: (a - y) / m, for sigmoid and softmax
-        np.subtract(a, y, out=out)
-        out /= len(y)
-        return
-    np.subtract(a, y, out=out)  # dLoss/da of the mean of squares
-    out *= 2.0 / a.size
+        return (a - y) / len(y)
+    out = (a - y) * (2.0 / a.size)  # dLoss/da of the mean of squares
     if output == "sigmoid":
         out *= a
-        np.subtract(1.0, a, out=scratch)
-        out *= scratch
+        out *= 1.0 - a
     elif output == "softmax":  # the softmax Jacobian: a ⊙ (g − Σ g·a)
-        np.multiply(out, a, out=scratch)
-        out -= scratch.sum(axis=1, keepdims=True)
+        out -= (out * a).sum(axis=1, keepdims=True)
         out *= a
+    return out
 
 
 def output_activation_into(output: str, z: Array, out: Array) -> None:

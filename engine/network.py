@@ -8,6 +8,10 @@ part that L1/L2 penalties and decoupled weight decay act on.
 
 Layer ``l`` computes ``z_l = a_l @ W_l + b_l`` and ``a_{l+1} = f_l(z_l)``, with ``a_0`` the input
 features. ``W_l`` has shape (inputs, outputs), so ``W_l[i, j]`` is the edge from node i to node j.
+
+``forward`` and ``backward`` are backpropagation as a student reads it. Training runs the same
+arithmetic compiled (``engine/compiled.py``, through ``_batch_gradient`` and ``_sgd_epoch``), and
+the tests demand that the two agree to 1e-12.
 """
 
 from __future__ import annotations
@@ -17,15 +21,14 @@ from typing import Sequence
 
 import numpy as np
 
+from engine import compiled
 from engine.activations import Activation, get_activation
-from engine.losses import output_activation, output_activation_into, output_gradient_into
+from engine.compiled import ACTIVATION_CODES, LOSS_CODES, OUTPUT_CODES, PENALTY_CODES
+from engine.losses import output_activation, output_activation_into
 
 Array = np.ndarray
 INITIALIZATIONS = ("xavier", "he", "uniform", "playground", "zeros")
 OUTPUTS = ("sigmoid", "softmax", "linear")
-# Training batches up to this many rows reuse buffers kept on the network (a few tens of KB);
-# bigger ones (full-batch "gd") allocate per step, where the arithmetic dwarfs the allocation.
-_MAX_BUFFERED_ROWS = 256
 
 
 @dataclass
@@ -58,7 +61,7 @@ class Network:
         self.sizes = sizes
         self.hidden_activations: tuple[Activation, ...] = tuple(get_activation(a) for a in activations)
         self.output = output
-        shapes = list(zip(sizes[:-1], sizes[1:]))
+        self._shapes = shapes = list(zip(sizes[:-1], sizes[1:]))
         self.n_weights = sum(i * o for i, o in shapes)
         n_params = self.n_weights + sum(sizes[1:])
         params = np.asarray(params, dtype=np.float64)
@@ -68,7 +71,11 @@ class Network:
         self.grads = np.zeros_like(self.params)
         self.weights, self.biases = _layer_views(self.params, shapes, self.n_weights)
         self.grad_weights, self.grad_biases = _layer_views(self.grads, shapes, self.n_weights)
-        self._workspaces: dict[int, _Workspace] = {}
+        # where each layer's weights, and its biases, start in the flat vectors
+        self._weight_starts = np.cumsum([0] + [i * o for i, o in shapes[:-1]])
+        self._bias_starts = np.cumsum([0] + list(sizes[1:-1]))
+        self._sizes = np.array(sizes, dtype=np.int64)  # the layout engine.compiled reads
+        self._codes = np.array([ACTIVATION_CODES[a.name] for a in self.hidden_activations], dtype=np.int64)
 
     @classmethod
     def create(
@@ -118,39 +125,18 @@ class Network:
 
     def _batch_gradient(self, x: Array, y: Array, loss: str) -> None:
         """``forward`` + ``output_gradient`` + ``backward`` for one training batch, writing the
-        gradient into ``grads`` without allocating: every intermediate lives in buffers kept per
-        batch size. Same formulas and order of operations as those methods, so the result is
-        identical except for the rounding of the bias-gradient sums (a BLAS dot here)."""
-        m = len(x)
-        ws = self._workspaces.get(m)
-        if ws is None:
-            ws = _Workspace(self.sizes, m, self.output)
-            if m <= _MAX_BUFFERED_ROWS:
-                if len(self._workspaces) >= 4:  # batch size changed: forget the old buffers
-                    self._workspaces.clear()
-                self._workspaces[m] = ws
-        hidden, last = self.hidden_activations, self.n_layers - 1
-        a = x
-        for layer, (w, b, z, out) in enumerate(zip(self.weights, self.biases, ws.zs, ws.activations)):
-            np.dot(a, w, out=z)
-            z += b
-            if layer < last:
-                hidden[layer].apply(z, out)
-            else:
-                output_activation_into(self.output, z, out)
-            a = out
-        delta = ws.deltas[last]
-        output_gradient_into(loss, self.output, ws.zs[last], a, y, delta, ws.scratch[last])
-        for layer in range(last, -1, -1):
-            np.dot(x.T if layer == 0 else ws.activations[layer - 1].T, delta, out=self.grad_weights[layer])
-            np.dot(ws.ones, delta, out=self.grad_biases[layer])  # the column sums, as one BLAS call
-            if layer:
-                below = ws.deltas[layer - 1]
-                np.dot(delta, self.weights[layer].T, out=below)
-                scratch = ws.scratch[layer - 1]
-                hidden[layer - 1].slope(ws.zs[layer - 1], ws.activations[layer - 1], scratch)
-                below *= scratch
-                delta = below
+        gradient into ``grads``: the compiled loops of ``engine.compiled``, which the tests tie to
+        those methods (to 1e-12)."""
+        compiled.batch_gradient(self.params, self.grads, self._sizes, self._codes,
+                                OUTPUT_CODES[self.output], LOSS_CODES[loss], x, y)
+
+    def _sgd_epoch(self, xs: Array, ys: Array, batch: int, loss: str, penalty: str, rate: float,
+                   lr: float) -> int:
+        """One epoch of plain SGD (``engine.optimizers``' "sgd" rule, with the L1/L2 penalty's
+        gradient) over the rows of ``xs`` in order, ``batch`` rows a step, in one compiled call.
+        Returns the number of steps; ``grads`` keeps the last step's gradient."""
+        return compiled.sgd_epoch(self.params, self.grads, self._sizes, self._codes, OUTPUT_CODES[self.output],
+                                  LOSS_CODES[loss], PENALTY_CODES[penalty], rate, xs, ys, batch, lr)
 
     def _grid_maps(self, inputs: Array) -> list[Array]:
         """Every layer's node values for the columns of ``inputs`` (features × points), inputs
@@ -159,21 +145,27 @@ class Network:
 
         The trainer draws in float32: it halves the memory traffic of this, the biggest forward
         pass, and is far more precise than a heatmap colour. Weights close to divergence can
-        overflow float32 where float64 does not; the maps are then recomputed in float64."""
-        maps, block = self._grid_forward(inputs)
-        if inputs.dtype != np.float64 and not np.isfinite(block).all():
-            maps, _ = self._grid_forward(inputs.astype(np.float64))
+        overflow float32 where float64 does not; the maps are then recomputed in float64. Only
+        the maps that could show it are checked, the output's and those of unbounded
+        activations: an overflow gives an infinity, which bounded activations (tanh, ...) turn
+        into their limit as float64 would, or NaN, which later layers pass on to the output."""
+        maps = self._grid_forward(inputs)
+        if inputs.dtype != np.float64:
+            unbounded = [m for m, f in zip(maps[1:], self.hidden_activations) if not f.bounded]
+            if not all(np.isfinite(m).all() for m in [*unbounded, maps[-1]]):
+                maps = self._grid_forward(inputs.astype(np.float64))
         return maps
 
-    def _grid_forward(self, inputs: Array) -> tuple[list[Array], Array]:
+    def _grid_forward(self, inputs: Array) -> list[Array]:
         dtype = inputs.dtype
         block = np.empty((sum(self.sizes[1:]), inputs.shape[1]), dtype=dtype)
+        weights, biases = _layer_views(self.params.astype(dtype), self._shapes, self.n_weights)
         maps, a, row = [inputs], inputs, 0
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for layer, (w, b) in enumerate(zip(weights, biases)):
             z = block[row : row + w.shape[1]]
             row += w.shape[1]
-            np.dot(w.T.astype(dtype), a, out=z)
-            z += b.astype(dtype)[:, None]
+            np.dot(w.T, a, out=z)
+            z += b[:, None]
             if layer < len(self.hidden_activations):
                 self.hidden_activations[layer].apply(z, z)
             elif self.output == "softmax":
@@ -182,31 +174,22 @@ class Network:
                 output_activation_into(self.output, z, z)
             maps.append(z)
             a = z
-        return maps, block
+        return maps
 
     def gradient_norms(self) -> list[float]:
         """The Euclidean norm of each layer's gradient (weights and bias together)."""
-        return [
-            float(np.sqrt(np.sum(gw * gw) + np.sum(gb * gb)))
-            for gw, gb in zip(self.grad_weights, self.grad_biases)
-        ]
+        squares = self.grads * self.grads
+        per_layer = np.add.reduceat(squares[: self.n_weights], self._weight_starts)
+        per_layer += np.add.reduceat(squares[self.n_weights :], self._bias_starts)
+        return np.sqrt(per_layer).tolist()
+
+    def copy_layers(self) -> tuple[list[Array], list[Array]]:
+        """Copies of every weight matrix and bias vector (views into one copy of ``params``)."""
+        return _layer_views(self.params.copy(), self._shapes, self.n_weights)
 
     def blocked_by_step(self) -> bool:
         """True when a step activation stops every gradient from reaching the first layer."""
         return any(not a.learns_by_gradient for a in self.hidden_activations)
-
-
-class _Workspace:
-    """Pre-activations, activations, dLoss/dz and scratch space of every layer for m rows."""
-
-    def __init__(self, sizes: tuple[int, ...], m: int, output: str):
-        self.zs = [np.empty((m, n)) for n in sizes[1:]]
-        self.activations = [np.empty((m, n)) for n in sizes[1:]]
-        if output == "linear":  # the identity output needs no copy of z
-            self.activations[-1] = self.zs[-1]
-        self.deltas = [np.empty((m, n)) for n in sizes[1:]]
-        self.scratch = [np.empty((m, n)) for n in sizes[1:]]
-        self.ones = np.ones(m)
 
 
 def _layer_views(flat: Array, shapes: list[tuple[int, int]], n_weights: int) -> tuple[list[Array], list[Array]]:

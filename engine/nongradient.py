@@ -2,8 +2,9 @@
 
 - The perceptron rule (one layer, step activation): for each point, w ← w + α·(y − ŷ)·x and
   b ← b + α·(y − ŷ), where ŷ is 1 when w·x + b ≥ 0. It converges on linearly separable data.
-- Brute-force random search: propose w + α·ε with ε ~ N(0, 1) and keep it only if the training
-  loss falls. It needs no derivative, but it wastes most proposals, which is the lesson.
+- Brute-force random search: for each mini-batch, propose w + α·ε with ε ~ N(0, 1) and keep it
+  only if the loss on that mini-batch falls. It needs no derivative, but it wastes most
+  proposals, which is the lesson.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
     from engine.trainer import Trainer
 
 NON_GRADIENT_METHODS = ("perceptron", "random_search")
-# Each random-search proposal is judged on the whole training set, so one proposal per mini-batch
-# made an epoch quadratic in the points (450 points in batches of 1: 450 × 450 evaluations, a
-# hundred times an SGD epoch). At most this many an epoch keeps it in the order of an SGD epoch;
-# the default 250 points in batches of 10 make exactly 25.
-MAX_PROPOSALS_PER_EPOCH = 25
 
 
 def check_method_fits(method: str, hidden: tuple[int, ...], problem: str) -> None:
@@ -54,19 +50,23 @@ def _perceptron_epoch(trainer: "Trainer", xs: np.ndarray, ys: np.ndarray, lr: fl
 
 
 def _random_search_epoch(trainer: "Trainer", xs: np.ndarray, ys: np.ndarray, lr: float) -> int:
+    """One proposal per mini-batch, judged on that mini-batch: as SGD estimates its gradient from a
+    mini-batch, random search estimates whether a proposal helps from one. An epoch therefore
+    looks at each training point twice (the current weights and the proposal), about what an SGD
+    epoch costs, instead of evaluating the whole training set for every proposal."""
     net, s = trainer.network, trainer.setup
-    proposals = min(MAX_PROPOSALS_PER_EPOCH, max(1, -(-len(xs) // s.batch_size)))
+    weights = net.params[: net.n_weights]
 
-    def objective() -> float:
-        return trainer.batch_loss(xs, ys) + penalty(s.regularization, s.regularization_rate, net.params[: net.n_weights])
+    def objective(x: np.ndarray, y: np.ndarray) -> float:
+        return trainer.batch_loss(x, y) + penalty(s.regularization, s.regularization_rate, weights)
 
-    best = objective()
-    for _ in range(proposals):
+    proposals = 0
+    for start in range(0, len(xs), s.batch_size):
+        x, y = xs[start : start + s.batch_size], ys[start : start + s.batch_size]
+        current = objective(x, y)
         previous = net.params.copy()
         net.params += lr * trainer.rng.standard_normal(len(net.params))
-        candidate = objective()
-        if candidate < best:
-            best = candidate
-        else:
+        if objective(x, y) >= current:  # no better on this batch: back to the previous weights
             net.params[:] = previous
+        proposals += 1
     return proposals

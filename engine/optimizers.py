@@ -9,6 +9,7 @@ to rounding error.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class Optimizer:
     """
 
     buffer_names: ClassVar[tuple[str, ...]] = ()
+    # True for a rule the trainer runs a whole epoch of in one compiled call (engine.compiled),
+    # adding the epoch's steps to `steps` itself.
+    compiled_epoch: ClassVar[bool] = False
 
     def __init__(self, name: str, n_params: int, hyper: dict[str, Any], decay_mask: np.ndarray | None):
         self.name = name
@@ -79,6 +83,15 @@ class Optimizer:
         self._buffers = {b: np.zeros(n_params) for b in self.buffer_names}
         self._tmp = np.empty(n_params)
         self._tmp2 = np.empty(n_params)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Optimizer:
+        """A copy with its own buffers, made directly: the trainer keeps one every epoch for
+        the divergence rollback, and the generic deep copy costs more than a small epoch."""
+        other = copy.copy(self)
+        other._hyper = dict(self._hyper)
+        other._buffers = {b: values.copy() for b, values in self._buffers.items()}
+        other._tmp, other._tmp2 = np.empty(self.n_params), np.empty(self.n_params)
+        return other
 
     @property
     def hyper(self) -> dict[str, Any]:
@@ -141,6 +154,8 @@ class Optimizer:
 
 class _SGD(Optimizer):
     """w -= lr·g (the "gd" rule too: the trainer feeds it the whole training set)."""
+
+    compiled_epoch = True
 
     def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         np.multiply(grads, lr, out=self._tmp)

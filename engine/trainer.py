@@ -274,12 +274,15 @@ class Trainer:
                 n_samples=s.n_samples, n_classes=s.n_classes,
             )
         self.train_data, self.test_data = shuffle_split(self.dataset, s.train_fraction, data_rng)
-        raw_train = feature_matrix(self.train_data.x, s.features)
-        self.scaler = Scaler.fit(s.preprocessing, raw_train)
-        self.x_train = self.scaler.transform(raw_train)
-        self.x_test = self.scaler.transform(feature_matrix(self.test_data.x, s.features))
-        self.y_train = self._encode(self.train_data)
-        self.y_test = self._encode(self.test_data)
+        # Train rows then test rows in one array (x_train and x_test are views into it), so that
+        # evaluate() needs one forward pass for both sets.
+        n_train = len(self.train_data.x)
+        raw = feature_matrix(np.concatenate([self.train_data.x, self.test_data.x]), s.features)
+        self.scaler = Scaler.fit(s.preprocessing, raw[:n_train])
+        self._x_all = self.scaler.transform(raw)
+        self._y_all = np.concatenate([self._encode(self.train_data), self._encode(self.test_data)])
+        self.x_train, self.x_test = self._x_all[:n_train], self._x_all[n_train:]
+        self.y_train, self.y_test = self._y_all[:n_train], self._y_all[n_train:]
         self._grids: dict[int, tuple[Array, Array]] = {}
 
     def _encode(self, data: Dataset) -> Array:
@@ -438,15 +441,20 @@ class Trainer:
             self.iteration += non_gradient_epoch(s.optimizer, self, xs, ys, lr)
         else:
             batch = len(xs) if s.optimizer == "gd" else min(s.batch_size, len(xs))
-            weights, weight_grads = net.params[: net.n_weights], net.grads[: net.n_weights]
-            penalised = s.regularization != "none" and s.regularization_rate > 0
-            loss, step = self.loss_name, self.optimizer.step
-            for start in range(0, len(xs), batch):
-                net._batch_gradient(xs[start : start + batch], ys[start : start + batch], loss)
-                if penalised:
-                    add_penalty_gradient(s.regularization, s.regularization_rate, weights, weight_grads)
-                step(net.params, net.grads, lr)
-                self.iteration += 1
+            penalty = s.regularization if s.regularization_rate > 0 else "none"
+            if self.optimizer.compiled_epoch:  # the whole epoch in one compiled call
+                steps = net._sgd_epoch(xs, ys, batch, self.loss_name, penalty, s.regularization_rate, lr)
+                self.optimizer.steps += steps
+                self.iteration += steps
+            else:
+                weights, weight_grads = net.params[: net.n_weights], net.grads[: net.n_weights]
+                loss, step = self.loss_name, self.optimizer.step
+                for start in range(0, len(xs), batch):
+                    net._batch_gradient(xs[start : start + batch], ys[start : start + batch], loss)
+                    if penalty != "none":
+                        add_penalty_gradient(penalty, s.regularization_rate, weights, weight_grads)
+                    step(net.params, net.grads, lr)
+                    self.iteration += 1
         values = self.evaluate()
         if self._diverged(values):
             net.params[:] = saved[0]
@@ -479,15 +487,16 @@ class Trainer:
 
     def evaluate(self) -> tuple[float, float, float, float]:
         """Train loss, test loss, train metric, test metric (accuracy, or R² for regression)."""
-        train_loss, train_metric = self._loss_and_metric(self.x_train, self.y_train)
-        test_loss, test_metric = self._loss_and_metric(self.x_test, self.y_test)
+        forward = self.network.forward(self._x_all)  # both sets in one pass
+        z, predicted, n = forward.zs[-1], forward.output, len(self.x_train)
+        train_loss, train_metric = self._loss_and_metric(z[:n], predicted[:n], self.y_train)
+        test_loss, test_metric = self._loss_and_metric(z[n:], predicted[n:], self.y_test)
         return train_loss, test_loss, train_metric, test_metric
 
-    def _loss_and_metric(self, x: Array, y: Array) -> tuple[float, float]:
-        """``batch_loss`` and ``_metric`` from one forward pass."""
-        forward = self.network.forward(x)
-        loss = loss_value(self.loss_name, self.network.output, forward.zs[-1], forward.output, y)
-        return loss, self._metric(forward.output, y)
+    def _loss_and_metric(self, z: Array, predicted: Array, y: Array) -> tuple[float, float]:
+        """The loss (as ``batch_loss``) and the metric of one set from its output layer."""
+        loss = loss_value(self.loss_name, self.network.output, z, predicted, y)
+        return loss, self._metric(predicted, y)
 
     def _metric(self, predicted: Array, y: Array) -> float:
         if self.problem == "regression":
@@ -495,8 +504,8 @@ class Trainer:
             residual = float(np.sum((y - predicted) ** 2))
             return 1.0 - residual / total if total > 0 else 0.0
         if self.problem == "binary":
-            return float(np.mean((predicted >= 0.5) == (y >= 0.5)))
-        return float(np.mean(predicted.argmax(axis=1) == y.argmax(axis=1)))
+            return np.count_nonzero((predicted >= 0.5) == (y >= 0.5)) / len(y)
+        return np.count_nonzero(predicted.argmax(axis=1) == y.argmax(axis=1)) / len(y)
 
     # -- drawing ------------------------------------------------------------------------------
 
@@ -510,15 +519,15 @@ class Trainer:
         g = grid_size
         node_maps = [m.reshape(len(m), g, g) for m in maps]
         output = node_maps.pop()
-        net = self.network
+        weights, biases = self.network.copy_layers()
         return Snapshot(
             epoch=self.epoch,
             grid=grid,
             output=output[0] if len(output) == 1 else output.transpose(1, 2, 0),
             node_maps=node_maps,
-            weights=[w.copy() for w in net.weights],
-            biases=[b.copy() for b in net.biases],
-            gradient_norms=net.gradient_norms(),
+            weights=weights,
+            biases=biases,
+            gradient_norms=self.network.gradient_norms(),
         )
 
     def _grid(self, grid_size: int) -> tuple[Array, Array]:

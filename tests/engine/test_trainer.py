@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.datasets import dataset_from_arrays, feature_matrix
+from engine.optimizers import make_optimizer
 from engine.trainer import History, Setup, Trainer
 
 RICH_FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
@@ -47,6 +48,11 @@ def test_multiclass_blobs_use_softmax_and_learn():
 
 def test_perceptron_rule_separates_separable_data():
     trainer = Trainer(Setup(dataset="gauss", hidden=(), optimizer="perceptron", learning_rate=0.1))
+    # Start from a line that puts every point on the wrong side: the rule has to turn it round.
+    trainer.set_weight(0, 0, 0, -1.0)
+    trainer.set_weight(0, 1, 0, -1.0)
+    trainer.set_bias(0, 0, 0.0)
+    assert trainer.history.train_metric[-1] < 0.1
     trainer.step(30)
     assert trainer.history.train_metric[-1] == 1.0
 
@@ -57,11 +63,24 @@ def test_perceptron_rule_refuses_hidden_layers():
 
 
 def test_random_search_only_accepts_improvements():
-    trainer = Trainer(Setup(dataset="gauss", optimizer="random_search", learning_rate=0.2))
-    trainer.step(20)
+    # One batch holds the whole training set, so each proposal is judged on the training loss.
+    trainer = Trainer(Setup(dataset="gauss", optimizer="random_search", learning_rate=0.2, batch_size=1000))
+    trainer.step(60)
     losses = trainer.history.train_loss
     assert all(b <= a + 1e-12 for a, b in zip(losses, losses[1:]))
     assert losses[-1] < losses[0]
+
+
+def test_a_random_search_epoch_looks_at_each_training_point_twice(monkeypatch):
+    """Each mini-batch is evaluated for the current weights and for one proposal, as cheap as
+    an SGD epoch, not the whole training set for every proposal."""
+    trainer = Trainer(Setup(dataset="gauss", optimizer="random_search", learning_rate=0.2, batch_size=7))
+    rows = []
+    batch_loss = trainer.batch_loss
+    monkeypatch.setattr(trainer, "batch_loss", lambda x, y: rows.append(len(x)) or batch_loss(x, y))
+    trainer.step(1)
+    assert sum(rows) == 2 * len(trainer.x_train)
+    assert trainer.iteration == len(rows) // 2 == -(-len(trainer.x_train) // 7)
 
 
 def test_same_setup_gives_identical_history():
@@ -94,6 +113,36 @@ def test_learning_rate_change_keeps_weights_and_optimizer_state():
     assert trainer.optimizer.steps > 0
     assert trainer.reconfigure(replace(trainer.setup, optimizer_params={"beta1": 0.8})) == "training"
     assert trainer.optimizer.hyper["beta1"] == 0.8 and trainer.optimizer.steps > 0
+
+
+def test_optimizer_change_keeps_the_weights_and_starts_the_new_rule_afresh():
+    trainer = Trainer(Setup(optimizer="momentum"))
+    trainer.step(5)
+    params, history = trainer.network.params.copy(), trainer.history.to_dict()
+    assert trainer.reconfigure(replace(trainer.setup, optimizer="adam")) == "optimizer"
+    assert trainer.optimizer.name == "adam" and trainer.optimizer.steps == 0
+    assert np.array_equal(trainer.network.params, params) and trainer.history.to_dict() == history
+    # The next epoch is the one a fresh Adam takes from these weights.
+    reference = Trainer.from_dict(trainer.to_dict())
+    trainer.step(1)
+    reference.optimizer = make_optimizer("adam", len(params), reference.optimizer.decay_mask)
+    reference.step(1)
+    assert np.array_equal(trainer.network.params, reference.network.params)
+
+
+def test_loss_change_keeps_the_weights_and_re_evaluates_the_last_epoch():
+    trainer = Trainer(Setup(dataset="xor", noise=0.1))
+    trainer.step(5)
+    params, history = trainer.network.params.copy(), trainer.history.to_dict()
+    assert trainer.reconfigure(replace(trainer.setup, loss="mse")) == "training"
+    assert trainer.loss_name == "mse" and np.array_equal(trainer.network.params, params)
+    predicted = trainer.network.predict(trainer.x_train)
+    assert trainer.history.train_loss[-1] == pytest.approx(np.mean((predicted - trainer.y_train) ** 2), rel=1e-12)
+    assert list(trainer.history.train_loss[:-1]) == history["train_loss"][:-1]
+    assert trainer.history.train_loss[-1] != history["train_loss"][-1]
+    trainer.step(1)
+    predicted = trainer.network.predict(trainer.x_train)
+    assert trainer.history.train_loss[-1] == pytest.approx(np.mean((predicted - trainer.y_train) ** 2), rel=1e-12)
 
 
 def test_network_change_resets_weights_and_history():
