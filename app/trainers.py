@@ -47,7 +47,7 @@ from app.model_file import load_state
 from app.own_data import reconfigure
 from app.settings import SHARED_STEP_BUDGET_MS
 from engine.datasets import Dataset
-from engine.trainer import Setup, Trainer
+from engine.trainer import Setup, Trainer, compile_training
 
 
 GZIP_LEVEL = 6  # as good as 9 on frames, for less CPU
@@ -218,7 +218,8 @@ class Trainers:
 def _serve(connection: Connection) -> None:
     """A worker process: answer each request on its own Trainers table until told to stop."""
     trainers = Trainers()
-    connection.send(("ready", None))  # imports done: from now on the deadline applies
+    compile_training()
+    connection.send(("ready", None))  # imports and compiling done: from now on the deadline applies
     while (message := connection.recv()) is not None:
         connection.send(trainers.answer(*message))
 
@@ -343,6 +344,7 @@ class _Local(_Dispatcher):
     """The trainers in this process (``WORKERS=0``): no deadline, a thread cannot be killed."""
 
     def __init__(self) -> None:
+        compile_training()  # (before any request: not in a step's time budget)
         self._trainers = Trainers()
         super().__init__()
 

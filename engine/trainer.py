@@ -583,6 +583,14 @@ class Trainer:
         return trainer
 
 
+def compile_training() -> None:
+    """Have Numba compile the training step now (or load it from its cache, engine/compiled.py):
+    otherwise the first epoch a process trains carries seconds of compiling, which a server would
+    count against that request's time budget. One tiny epoch down each compiled path."""
+    for optimizer in ("sgd", "adam"):  # the whole-epoch SGD loop; the per-batch gradient
+        Trainer(Setup(optimizer=optimizer)).step(1)
+
+
 def _index(what: str, value: Any, size: int) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value < size:
         raise InvalidValue(what, f"{what} must be a whole number from 0 to {size - 1}, got {value!r}")
