@@ -50,7 +50,7 @@ COPY --from=assets /build/vendor/ static/vendor/
 # no worker spends seconds compiling on its first frame (docs/engine.md, "The compiled training step").
 ENV NUMBA_CACHE_DIR=/var/cache/numba
 RUN mkdir -p "$NUMBA_CACHE_DIR" \
- && python -c "from engine.trainer import Setup, Trainer; Trainer(Setup(optimizer='adam')).step(1); Trainer(Setup()).step(1)" \
+ && python -c "from engine.trainer import compile_training; compile_training()" \
  && chown -R playground "$NUMBA_CACHE_DIR"
 USER playground
 EXPOSE 8000
