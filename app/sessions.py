@@ -50,6 +50,11 @@ class SessionBusy(Exception):
     """The session already has as many requests under way as it may."""
 
 
+class StoreUnavailable(Exception):
+    """The shared session store (Redis) cannot be reached: the API answers 503, pages say the
+    server is unavailable and try again (app/unavailable.py)."""
+
+
 class TooManySessions(Exception):
     """The client started more trainers in the last minute than it may."""
 
