@@ -131,7 +131,7 @@ class RedisSession(Session):
 
     def __init__(self, session_id: str, config: PlaygroundConfig, store: "RedisSessionStore",
                  owner: str | None) -> None:
-        super().__init__(session_id, config, None, owner)  # type: ignore[arg-type]
+        super().__init__(session_id, config, None, owner, on_lost=lambda lost: store.forget(lost.id))  # type: ignore[arg-type]
         self.store = store
         self.lock = _RedisTurns(self)
         self.kept: _Kept | None = None
@@ -140,7 +140,7 @@ class RedisSession(Session):
         return self.store.executor.submit(self.store.execute, self, operation, arguments, config)
 
     def start(self) -> None:
-        self.submit("create", {}).result()
+        self.answer(self.submit("create", {}))
 
     def refresh(self) -> None:
         """The configuration as Redis has it (unchanged if the session is gone: the operation
@@ -150,13 +150,13 @@ class RedisSession(Session):
             self.config = PlaygroundConfig.model_validate_json(raw)
 
     def apply(self, config: PlaygroundConfig) -> str:
-        rebuilt = self.submit("apply", {"setup": config.to_setup()}, config).result()
+        rebuilt = self.answer(self.submit("apply", {"setup": config.to_setup()}, config))
         self.config = config
         return rebuilt
 
     def reset(self, seed: int | None = None) -> None:
         config = self.config if seed is None else self.config.with_changes(seed=seed)
-        self.submit("reset", {"seed": config.seed}, config).result()
+        self.answer(self.submit("reset", {"seed": config.seed}, config))
         self.config = config
 
 
@@ -219,9 +219,13 @@ class RedisSessionStore(SessionStore):
         return session
 
     def delete(self, session_id: str) -> bool:
+        self.forget(session_id)
+        return bool(self.call(self.redis.delete, *_keys(session_id)))
+
+    def forget(self, session_id: str) -> None:
+        """Drop this process's copy of a session that Redis no longer has."""
         with self._lock:
             self._sessions.pop(session_id, None)
-        return bool(self.call(self.redis.delete, *_keys(session_id)))
 
     def __len__(self) -> int:
         return sum(1 for _ in self.call(self.redis.scan_iter, match="pg:{*}", _type="hash"))

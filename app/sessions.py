@@ -31,11 +31,11 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from fastapi import Request
 
-from app.config import PlaygroundConfig
+from app.config import DEFAULT_GRID, PlaygroundConfig
 from app.settings import MAX_QUEUED_PER_SESSION
 from app.trainers import OPERATIONS, LocalTrainers, Request as TrainerRequest, TrainerGone
 from engine.trainer import Trainer
@@ -128,9 +128,43 @@ class _Previews:
 _previews = _Previews()
 
 
+Frame = dict[str, Any]
+
+
+class TrainerAccess(Protocol):
+    """What routes do with a session's trainer, wherever it lives: in this process, in a worker
+    process (``Session``) or in Redis (app/redis_store.py ``RedisSession``). Routes call these
+    methods, never operation names; the methods that change the configuration, and the ones
+    that read it alongside, are called holding ``session.lock``. Each raises ``TrainerGone``
+    when the trainer is lost (the store has forgotten the session by then), ``ValueError`` for
+    a request that does not fit the trainer (nothing changed), ``SessionBusy`` and
+    ``StoreUnavailable``."""
+
+    id: str
+    config: PlaygroundConfig
+
+    def start(self) -> None: ...
+    def view(self) -> dict[str, Any]: ...
+    def frame(self, since: int = -1, grid: int = DEFAULT_GRID) -> Frame: ...
+    def data(self) -> dict[str, Any]: ...
+    def info(self) -> dict[str, Any]: ...
+    def export(self) -> dict[str, Any]: ...
+    def apply(self, config: PlaygroundConfig) -> str: ...
+    def reset(self, seed: int | None = None) -> None: ...
+    def set_weight(self, layer: int, source: int, target: int, value: float) -> Frame: ...
+    def set_bias(self, layer: int, node: int, value: float) -> Frame: ...
+    async def step_json(self, epochs: int, since: int, grid: int, budget: float, compress: bool) -> bytes: ...
+    async def step_stream(self, epochs: int, since: int, grid: int, budget: float) -> bytes: ...
+    async def frame_json(self, since: int, grid: int, compress: bool) -> bytes: ...
+
+
 class Session:
+    """A session of the embedded store, its trainer in this process or a worker process; it
+    implements ``TrainerAccess`` on ``submit``, which subclasses replace with another transport."""
+
     def __init__(self, session_id: str, config: PlaygroundConfig, trainers: LocalTrainers,
-                 owner: str | None = None, on_start: Callable[["Session"], None] = lambda s: None) -> None:
+                 owner: str | None = None, on_start: Callable[["Session"], None] = lambda s: None,
+                 on_lost: Callable[["Session"], None] = lambda s: None) -> None:
         self.id = session_id
         self.config = config
         self.owner = owner
@@ -139,6 +173,7 @@ class Session:
         self.last_used = 0.0
         self.started = False
         self._on_start = on_start
+        self._on_lost = on_lost
         self._submitting = threading.Lock()
 
     def __repr__(self) -> str:
@@ -170,15 +205,62 @@ class Session:
     def run(self, operation: str, **arguments: Any) -> Any:
         """Run an operation and wait for its answer (from a thread; the caller holds the lock).
         Raises ValueError for bad arguments (nothing changed) and TrainerGone if it is lost."""
-        return self.submit(operation, arguments).result()
+        return self.answer(self.submit(operation, arguments))
 
     async def call(self, operation: str, **arguments: Any) -> Any:
         """``run`` for a coroutine: takes a turn (SessionBusy if there is none), never blocks."""
         self.lock.admit()
         try:
             return await asyncio.wrap_future(self.submit(operation, arguments))
+        except TrainerGone:
+            self._on_lost(self)
+            raise
         finally:
             self.lock.leave()
+
+    def answer(self, future: Future) -> Any:
+        """The answer of a submitted operation. A lost trainer is handled here, for every route:
+        the store forgets the session, and the route answers as for an expired one."""
+        try:
+            return future.result()
+        except TrainerGone:
+            self._on_lost(self)
+            raise
+
+    # -- TrainerAccess ------------------------------------------------------------------------------
+
+    def view(self) -> dict[str, Any]:
+        return self.run("view")
+
+    def frame(self, since: int = -1, grid: int = DEFAULT_GRID) -> Frame:
+        return self.run("frame", since=since, grid=grid)
+
+    def data(self) -> dict[str, Any]:
+        return self.run("data")
+
+    def info(self) -> dict[str, Any]:
+        return self.run("info")
+
+    def export(self) -> dict[str, Any]:
+        return self.run("export")
+
+    def set_weight(self, layer: int, source: int, target: int, value: float) -> Frame:
+        return self.run("set_weight", layer=layer, source=source, target=target, value=value)
+
+    def set_bias(self, layer: int, node: int, value: float) -> Frame:
+        return self.run("set_bias", layer=layer, node=node, value=value)
+
+    async def step_json(self, epochs: int, since: int, grid: int, budget: float, compress: bool) -> bytes:
+        """Train, and the frame as JSON bytes (gzip-compressed if ``compress``), encoded where
+        the trainer lives."""
+        return await self.call("step_json", epochs=epochs, since=since, grid=grid, budget=budget, compress=compress)
+
+    async def step_stream(self, epochs: int, since: int, grid: int, budget: float) -> bytes:
+        """Train, and the frame as the stream's binary message (app/trainers.py)."""
+        return await self.call("step_stream", epochs=epochs, since=since, grid=grid, budget=budget)
+
+    async def frame_json(self, since: int, grid: int, compress: bool) -> bytes:
+        return await self.call("frame_json", since=since, grid=grid, compress=compress)
 
     def apply(self, config: PlaygroundConfig) -> str:
         """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
@@ -249,7 +331,8 @@ class InMemorySessionStore(SessionStore):
     def create(self, config: PlaygroundConfig, owner: str | None = None) -> Session:
         """An unstarted session (no trainer yet) for ``owner``, by default the current client."""
         owner = owner if owner is not None else CLIENT.get()
-        session = Session(secrets.token_urlsafe(18), config, self.trainers, owner, self._starting)
+        session = Session(secrets.token_urlsafe(18), config, self.trainers, owner, self._starting,
+                          on_lost=lambda lost: self.delete(lost.id))
         with self._lock:
             session.last_used = now = self.clock()
             self._drop_expired(now)

@@ -105,8 +105,8 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
                 errors = _apply(session, values)
                 response = _render(request, "partials/playground.html", session, lang, errors=errors)
                 return response if errors else _with_url(response, session.config, lang)
-            except TrainerGone:  # its worker process died: as good as expired
-                store.delete(sid)
+            except TrainerGone:  # its worker process died: as good as expired (and forgotten)
+                pass
     # Expired, or the server restarted: start again from what the form says.
     config, notes = parse_query([(k, str(v)) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
     session = store.create(config)
@@ -155,7 +155,7 @@ def _render(
 ) -> HTMLResponse:
     """Render with the session's current state (the caller holds the session's lock)."""
     t = translator(lang)
-    config, view = session.config, session.run("view")
+    config, view = session.config, session.view()
     frame, problem = view["frame"], view["problem"]
     state = {
         "sid": session.id,

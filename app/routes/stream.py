@@ -57,9 +57,8 @@ async def _answer(websocket: WebSocket, store: Any, session_id: str, text: str) 
         session = store.get(session_id)
         if session is None:
             return _error(404, str(TrainerGone(session_id)))
-        return await session.call("step_stream", **step_arguments(websocket.app, body))
-    except TrainerGone as exc:
-        store.delete(session_id)
+        return await session.step_stream(**step_arguments(websocket.app, body))
+    except TrainerGone as exc:  # the store has forgotten the session
         return _error(404, str(exc))
     except SessionBusy:
         return _error(429, BUSY)
