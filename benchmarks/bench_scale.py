@@ -14,7 +14,8 @@ loopback address. Scenarios:
 - ``processes``: 60 players on the Redis store with 1 and with 2 app processes
   (``WORKERS=2`` with ``REDIS_URL``: uvicorn's workers share the port): frames/s in all.
 - ``per_frame``: one player, ``--frames`` steps over the stream: Redis commands, bytes in and
-  out and round trips per frame (INFO deltas), and the memory a session takes in Redis.
+  out, round trips and redis-server CPU per frame (INFO deltas), and the memory a session takes
+  in Redis.
 
 Traffic goes to loopback only; every loop is bounded in time and count.
 """
@@ -96,6 +97,7 @@ async def per_frame(url: str, redis_port: int, frames: int) -> dict[str, Any]:
         "calls_per_frame": {k: round(v, 2) for k, v in calls.items() if v},
         "bytes_in_per_frame": round(delta("total_net_input_bytes")),
         "bytes_out_per_frame": round(delta("total_net_output_bytes")),
+        "redis_cpu_ms_per_frame": round((delta("used_cpu_user") + delta("used_cpu_sys")) * 1000, 3),
         "session_bytes_in_redis": memory,
         "session_epochs": epochs,
     }
@@ -158,7 +160,8 @@ def table(report: dict[str, Any]) -> str:
           f"min {r['frames_per_s_per_player_min']}/s a player, p99 {r['latency_ms_p99']} ms, errors {r['errors']}"
           for n, r in report["processes"].items()),
         f"Redis per frame: {frames['commands_per_frame']} commands {frames['calls_per_frame']}, "
-        f"{frames['bytes_in_per_frame']} B in, {frames['bytes_out_per_frame']} B out",
+        f"{frames['bytes_in_per_frame']} B in, {frames['bytes_out_per_frame']} B out, "
+        f"{frames['redis_cpu_ms_per_frame']} ms of redis-server CPU",
         f"a session after {frames['session_epochs']} epochs: {frames['session_bytes_in_redis']} B in Redis",
     ]
     return "\n".join(lines)
