@@ -262,7 +262,12 @@ class RedisSessionStore(SessionStore):
         if operation not in CHANGING and version:
             self._finish(session, token, {})
             return answer
-        self._commit_trainer(session, token, kept, operation, config)
+        try:
+            self._commit_trainer(session, token, kept, operation, config)
+        except BaseException:
+            session.kept = None  # ahead of Redis: reload from Redis next time
+            self._release(session.id, token)
+            raise
         return answer
 
     def _lock_session(self, session_id: str, token: str) -> int:
@@ -331,7 +336,6 @@ class RedisSessionStore(SessionStore):
         version = self.call(self._commit, keys=[hash_key, lock_key, history_key],
                             args=[token, self.ttl_ms, *history, *pairs])
         if version < 0:
-            session.kept = None
             if version == -1:
                 raise TrainerGone(session.id)
             raise SessionBusy()

@@ -142,6 +142,7 @@ class TrainerAccess(Protocol):
 
     id: str
     config: PlaygroundConfig
+    lock: Any  # ``with session.lock``: this request's turn; SessionBusy if there is none
 
     def start(self) -> None: ...
     def view(self) -> dict[str, Any]: ...

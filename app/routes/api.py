@@ -289,8 +289,8 @@ def _compress(request: Request) -> bool:
 
 
 def _encoded_frame(body: bytes, compressed: bool) -> Response:
-    """A frame encoded where the trainer lives; the routes await it, so that a waiting frame
-    holds no thread."""
+    """The answer for a frame that was encoded where the trainer lives (the routes await it,
+    so that a waiting frame holds no thread)."""
     headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if compressed else {})}
     return Response(body, media_type="application/json", headers=headers)
 

@@ -9,10 +9,11 @@ import time
 from typing import Iterator
 
 import pytest
+import redis
 
 from app.config import validate_config
 from app.redis_store import HISTORY_ROW, RedisSessionStore, _keys
-from app.sessions import SessionBusy
+from app.sessions import SessionBusy, StoreUnavailable
 from app.settings import Settings
 from app.trainers import TrainerGone
 from tests.cluster import ROOT, Cluster
@@ -124,3 +125,19 @@ def test_redis_url_must_be_a_redis_address(monkeypatch, url: str) -> None:
         Settings.from_env()
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
     assert Settings.from_env().redis_url == "redis://cache:6379/0"
+
+
+def test_a_step_whose_write_failed_is_not_kept(stores, monkeypatch) -> None:
+    store, _ = stores
+    session = store.create(validate_config({}))
+    session.run("step", **STEP)
+    commit = store._commit
+
+    def unreachable(*args, **kwargs):
+        monkeypatch.setattr(store, "_commit", commit)  # Redis is back for the release
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(store, "_commit", unreachable)
+    with pytest.raises(StoreUnavailable):
+        session.run("step", **STEP)
+    assert session.run("info")["epoch"] == 2  # what Redis has, not the step that was never written
