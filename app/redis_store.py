@@ -139,9 +139,6 @@ class RedisSession(Session):
     def submit(self, operation: str, arguments: dict[str, Any], config: PlaygroundConfig | None = None) -> Future:
         return self.store.executor.submit(self.store.execute, self, operation, arguments, config)
 
-    def start(self) -> None:
-        self.answer(self.submit("create", {}))
-
     def refresh(self) -> None:
         """The configuration as Redis has it (unchanged if the session is gone: the operation
         that follows says so)."""
@@ -149,15 +146,8 @@ class RedisSession(Session):
         if raw is not None:
             self.config = PlaygroundConfig.model_validate_json(raw)
 
-    def apply(self, config: PlaygroundConfig) -> str:
-        rebuilt = self.answer(self.submit("apply", {"setup": config.to_setup()}, config))
-        self.config = config
-        return rebuilt
-
-    def reset(self, seed: int | None = None) -> None:
-        config = self.config if seed is None else self.config.with_changes(seed=seed)
-        self.answer(self.submit("reset", {"seed": config.seed}, config))
-        self.config = config
+    def _reconfigure(self, operation: str, arguments: dict[str, Any], config: PlaygroundConfig) -> Any:
+        return self.answer(self.submit(operation, arguments, config))
 
 
 class RedisSessionStore(SessionStore):

@@ -201,7 +201,7 @@ class Session:
     def start(self) -> None:
         """Create the trainer now (an API session is a stored one from the start)."""
         if not self.started:
-            self.submit("create", {}).result()
+            self.answer(self.submit("create", {}))
 
     def run(self, operation: str, **arguments: Any) -> Any:
         """Run an operation and wait for its answer (from a thread; the caller holds the lock).
@@ -267,7 +267,7 @@ class Session:
         """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
         The trainer changes nothing when it raises ValueError, and the config is stored only after
         it succeeded, so a failed change leaves the session as it was. Caller holds the lock."""
-        rebuilt = self.run("apply", setup=config.to_setup())
+        rebuilt = self._reconfigure("apply", {"setup": config.to_setup()}, config)
         self.config = config
         return rebuilt
 
@@ -275,8 +275,13 @@ class Session:
         """Back to the initial weights; a new seed also draws new data and becomes the config's.
         Caller holds the lock."""
         config = self.config if seed is None else self.config.with_changes(seed=seed)
-        self.run("reset", seed=config.seed)
+        self._reconfigure("reset", {"seed": config.seed}, config)
         self.config = config
+
+    def _reconfigure(self, operation: str, arguments: dict[str, Any], config: PlaygroundConfig) -> Any:
+        """Run an operation that moves the session to ``config``; a store that keeps the
+        configuration beside the trainer (Redis) writes both at once."""
+        return self.run(operation, **arguments)
 
 
 class SessionStore(ABC):
