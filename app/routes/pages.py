@@ -61,7 +61,7 @@ PAGE_KEYS = ("lang",)  # query keys that belong to the page, not to the configur
 ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
 JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "neuron", "output",
                "invalid_number", "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients",
-               "oscillating", "loss_log", "node_map")
+               "oscillating", "loss_log", "node_map", "unavailable")
 
 
 @router.get("/", response_class=HTMLResponse)

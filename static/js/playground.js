@@ -42,6 +42,7 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (response.status === 404) throw new Expired();
+    if (response.status === 503) throw new Error(message("unavailable")); // the session store is away
     const payload = await response.json();
     if (!response.ok) {
       const detail = Array.isArray(payload.detail) ? payload.detail.map((d) => d.message).join("; ") : payload.detail;

@@ -5,6 +5,7 @@ app processes die under it.
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import httpx
@@ -67,3 +68,21 @@ def test_a_student_keeps_training_while_app_processes_are_killed(cluster: Cluste
     expect(page.locator("#flags")).to_be_hidden()
     session = page.locator("#playground").get_attribute("data-sid")
     assert api.get(f"/api/sessions/{session}").json()["epoch"] >= epoch(page)  # the same session throughout
+
+
+def test_a_playing_page_pauses_while_redis_is_away_and_plays_on_after(cluster: Cluster, page: Page, watched) -> None:
+    # The steps that find Redis away answer 503, which Chromium logs as a console error.
+    watched.allowed_console.append(re.compile(r"Failed to load resource: .*status of 503"))
+    open_ready(page, "/?lang=es")
+    page.click("#play")
+    wait_epoch(page, "e > 10")
+    cluster.stop_redis()
+    try:
+        expect(page.locator("#flags")).to_contain_text("no puede acceder a sus sesiones")
+        expect(page.locator("#play")).to_have_attribute("aria-pressed", "false")
+        paused = epoch(page)
+    finally:
+        cluster.start_redis()
+    page.click("#play")
+    wait_epoch(page, f"e > {paused + 10}")  # the same session, from where it was
+    page.click("#play")
