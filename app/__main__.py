@@ -15,4 +15,10 @@ from app.settings import Settings  # noqa: E402
 
 if __name__ == "__main__":  # worker processes ("spawn") import this module again: no server there
     settings = Settings.from_env()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    if settings.redis_url and settings.workers > 1:
+        # Sessions in Redis: WORKERS whole app processes share the port, each training its
+        # requests itself (docs/scale-out.md); each builds its app from the environment.
+        uvicorn.run("app.main:create_app", factory=True, workers=settings.workers,
+                    host=settings.host, port=settings.port, log_level=settings.log_level)
+    else:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)

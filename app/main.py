@@ -18,19 +18,34 @@ from app.paths import STATIC_DIR
 from app.routes import api, classroom, data, errors, pages, stream
 from app.routes import lessons as lesson_pages
 from app.security import BodyLimit, SecurityHeaders
-from app.sessions import ClientAddress, InMemorySessionStore
+from app.sessions import ClientAddress, InMemorySessionStore, SessionStore
 from app.settings import Settings
 from app.trainers import make_trainers
+from app.unavailable import install_unavailable_handler
+
+
+def make_session_store(settings: Settings, datastore: DataStore) -> SessionStore:
+    """Sessions in Redis when ``REDIS_URL`` is set (any number of app processes share them;
+    the trainers run in each process), else in this process with its worker processes. Either
+    finds a configuration's drawn or uploaded data (uploads in ``datastore``)."""
+    own_data = partial(own_dataset, store=datastore)
+    if settings.redis_url:
+        from app.redis_store import RedisSessionStore  # imports redis: only when asked for
+
+        return RedisSessionStore(settings.redis_url, settings.session_ttl_seconds,
+                                 settings.request_deadline_seconds, settings.session_starts_per_minute,
+                                 own_data=own_data)
+    return InMemorySessionStore(
+        settings.session_ttl_seconds, settings.max_sessions,
+        trainers=make_trainers(settings.workers, settings.request_deadline_seconds),
+        max_per_client=settings.max_sessions_per_client, starts_per_minute=settings.session_starts_per_minute,
+        max_unstarted=settings.max_unstarted_sessions, own_data=own_data)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     datastore = DataStore(settings.data_dir)
-    store = InMemorySessionStore(
-        settings.session_ttl_seconds, settings.max_sessions,
-        trainers=make_trainers(settings.workers, settings.request_deadline_seconds),
-        max_per_client=settings.max_sessions_per_client, starts_per_minute=settings.session_starts_per_minute,
-        max_unstarted=settings.max_unstarted_sessions, own_data=partial(own_dataset, store=datastore))
+    store = make_session_store(settings, datastore)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lesson_pages.router)
     api.install_error_handlers(app)
     errors.install(app)
+    install_unavailable_handler(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -31,11 +31,11 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from fastapi import Request
 
-from app.config import PlaygroundConfig
+from app.config import DEFAULT_GRID, PlaygroundConfig
 from app.own_data import own_dataset
 from app.settings import MAX_QUEUED_PER_SESSION
 from app.trainers import OPERATIONS, LocalTrainers, Request as TrainerRequest, TrainerGone
@@ -52,6 +52,11 @@ PREVIEWS_KEPT = 32
 
 class SessionBusy(Exception):
     """The session already has as many requests under way as it may."""
+
+
+class StoreUnavailable(Exception):
+    """The shared session store (Redis) cannot be reached: the API answers 503, pages say the
+    server is unavailable and try again (app/unavailable.py)."""
 
 
 class TooManySessions(Exception):
@@ -127,20 +132,59 @@ class _Previews:
 _previews = _Previews()
 
 
+Frame = dict[str, Any]
+
+
+class TrainerAccess(Protocol):
+    """What routes do with a session's trainer, wherever it lives: in this process, in a worker
+    process (``Session``) or in Redis (app/redis_store.py ``RedisSession``). Routes call these
+    methods, never operation names; the methods that change the configuration, and the ones
+    that read it alongside, are called holding ``session.lock``. Each raises ``TrainerGone``
+    when the trainer is lost (the store has forgotten the session by then), ``ValueError`` for
+    a request that does not fit the trainer (nothing changed), ``SessionBusy`` and
+    ``StoreUnavailable``."""
+
+    id: str
+    config: PlaygroundConfig
+    lock: Any  # ``with session.lock``: this request's turn; SessionBusy if there is none
+
+    def start(self) -> None: ...
+    def view(self) -> dict[str, Any]: ...
+    def frame(self, since: int = -1, grid: int = DEFAULT_GRID) -> Frame: ...
+    def data(self) -> dict[str, Any]: ...
+    def info(self) -> dict[str, Any]: ...
+    def export(self) -> dict[str, Any]: ...
+    def apply(self, config: PlaygroundConfig) -> str: ...
+    def reset(self, seed: int | None = None) -> None: ...
+    def set_weight(self, layer: int, source: int, target: int, value: float) -> Frame: ...
+    def set_bias(self, layer: int, node: int, value: float) -> Frame: ...
+    def load(self, config: PlaygroundConfig, state: dict[str, Any]) -> None: ...
+    def python_script(self) -> str: ...
+    def data_csv(self) -> str: ...
+    async def step_json(self, epochs: int, since: int, grid: int, budget: float, compress: bool) -> bytes: ...
+    async def step_stream(self, epochs: int, since: int, grid: int, budget: float) -> bytes: ...
+    async def frame_json(self, since: int, grid: int, compress: bool) -> bytes: ...
+
+
 class Session:
+    """A session of the embedded store, its trainer in this process or a worker process; it
+    implements ``TrainerAccess`` on ``submit``, which subclasses replace with another transport."""
+
     def __init__(self, session_id: str, config: PlaygroundConfig, trainers: LocalTrainers,
                  owner: str | None = None, on_start: Callable[["Session"], None] = lambda s: None,
+                 on_lost: Callable[["Session"], None] = lambda s: None,
                  own_data: OwnData = own_dataset) -> None:
         self.id = session_id
         self.config = config
         self.own_data = own_data
-        self.data = own_data(config)  # ConfigError if the configuration's own data cannot be had
+        self.custom_data = own_data(config)  # ConfigError if the configuration's own data cannot be had
         self.owner = owner
         self.trainers = trainers
         self.lock = _Turns()
         self.last_used = 0.0
         self.started = False
         self._on_start = on_start
+        self._on_lost = on_lost
         self._submitting = threading.Lock()
 
     def __repr__(self) -> str:
@@ -154,7 +198,7 @@ class Session:
             if not self.started and operation in PREVIEW_OPERATIONS:
                 done: Future = Future()
                 try:
-                    done.set_result(_previews.run(self.config, self.data, operation, arguments))
+                    done.set_result(_previews.run(self.config, self.custom_data, operation, arguments))
                 except Exception as exc:  # noqa: BLE001 - handed to whoever waits
                     done.set_exception(exc)
                 return done
@@ -162,41 +206,107 @@ class Session:
             if not self.started:
                 self._on_start(self)  # may refuse: TooManySessions
                 setup, self.started = self.config.to_setup(), True
-            return self.trainers.submit(TrainerRequest(self.id, operation, arguments, setup, self.data, self.owner))
+            return self.trainers.submit(TrainerRequest(self.id, operation, arguments, setup, self.custom_data, self.owner))
 
     def start(self) -> None:
         """Create the trainer now (an API session is a stored one from the start)."""
         if not self.started:
-            self.submit("create", {}).result()
+            self.answer(self.submit("create", {}))
 
     def run(self, operation: str, **arguments: Any) -> Any:
         """Run an operation and wait for its answer (from a thread; the caller holds the lock).
         Raises ValueError for bad arguments (nothing changed) and TrainerGone if it is lost."""
-        return self.submit(operation, arguments).result()
+        return self.answer(self.submit(operation, arguments))
 
     async def call(self, operation: str, **arguments: Any) -> Any:
         """``run`` for a coroutine: takes a turn (SessionBusy if there is none), never blocks."""
         self.lock.admit()
         try:
             return await asyncio.wrap_future(self.submit(operation, arguments))
+        except TrainerGone:
+            self._on_lost(self)
+            raise
         finally:
             self.lock.leave()
+
+    def answer(self, future: Future) -> Any:
+        """The answer of a submitted operation. A lost trainer is handled here, for every route:
+        the store forgets the session, and the route answers as for an expired one."""
+        try:
+            return future.result()
+        except TrainerGone:
+            self._on_lost(self)
+            raise
+
+    # -- TrainerAccess ------------------------------------------------------------------------------
+
+    def view(self) -> dict[str, Any]:
+        return self.run("view")
+
+    def frame(self, since: int = -1, grid: int = DEFAULT_GRID) -> Frame:
+        return self.run("frame", since=since, grid=grid)
+
+    def data(self) -> dict[str, Any]:
+        return self.run("data")
+
+    def info(self) -> dict[str, Any]:
+        return self.run("info")
+
+    def export(self) -> dict[str, Any]:
+        return self.run("export")
+
+    def set_weight(self, layer: int, source: int, target: int, value: float) -> Frame:
+        return self.run("set_weight", layer=layer, source=source, target=target, value=value)
+
+    def set_bias(self, layer: int, node: int, value: float) -> Frame:
+        return self.run("set_bias", layer=layer, node=node, value=value)
+
+    def load(self, config: PlaygroundConfig, state: dict[str, Any]) -> None:
+        """Become the saved model ``state`` (app/model_file.py), whose configuration is ``config``.
+        Caller holds the lock."""
+        self._reconfigure("load", {"state": state}, config)
+        self.config, self.custom_data = config, self.own_data(config)
+
+    def python_script(self) -> str:
+        """The trained network as a standalone NumPy script (app/export_py.py)."""
+        return self.run("python_script")
+
+    def data_csv(self) -> str:
+        """The session's data as CSV, with its train/test split (app/csv_data.py)."""
+        return self.run("data_csv")
+
+    async def step_json(self, epochs: int, since: int, grid: int, budget: float, compress: bool) -> bytes:
+        """Train, and the frame as JSON bytes (gzip-compressed if ``compress``), encoded where
+        the trainer lives."""
+        return await self.call("step_json", epochs=epochs, since=since, grid=grid, budget=budget, compress=compress)
+
+    async def step_stream(self, epochs: int, since: int, grid: int, budget: float) -> bytes:
+        """Train, and the frame as the stream's binary message (app/trainers.py)."""
+        return await self.call("step_stream", epochs=epochs, since=since, grid=grid, budget=budget)
+
+    async def frame_json(self, since: int, grid: int, compress: bool) -> bytes:
+        return await self.call("frame_json", since=since, grid=grid, compress=compress)
 
     def apply(self, config: PlaygroundConfig) -> str:
         """Move to ``config``, rebuilding only what the change needs, and say what was rebuilt.
         The trainer changes nothing when it raises ValueError, and the config is stored only after
         it succeeded, so a failed change leaves the session as it was. Caller holds the lock."""
         setup, data = config.to_setup(), self.own_data(config)
-        rebuilt = self.run("apply", setup=setup, data=data)
-        self.config, self.data = config, data
+        rebuilt = self._reconfigure("apply", {"setup": setup, "data": data}, config)
+        self.config, self.custom_data = config, data
         return rebuilt
 
     def reset(self, seed: int | None = None) -> None:
         """Back to the initial weights; a new seed also draws new data and becomes the config's.
         Caller holds the lock."""
         config = self.config if seed is None else self.config.with_changes(seed=seed)
-        self.run("reset", seed=config.seed)
+        self._reconfigure("reset", {"seed": config.seed}, config)
         self.config = config
+
+    def _reconfigure(self, operation: str, arguments: dict[str, Any], config: PlaygroundConfig) -> Any:
+        """Run an operation that moves the session to ``config``; a store that keeps the
+        configuration beside the trainer (Redis) writes both at once."""
+        return self.run(operation, **arguments)
 
 
 class SessionStore(ABC):
@@ -254,7 +364,8 @@ class InMemorySessionStore(SessionStore):
     def create(self, config: PlaygroundConfig, owner: str | None = None) -> Session:
         """An unstarted session (no trainer yet) for ``owner``, by default the current client."""
         owner = owner if owner is not None else CLIENT.get()
-        session = Session(secrets.token_urlsafe(18), config, self.trainers, owner, self._starting, self.own_data)
+        session = Session(secrets.token_urlsafe(18), config, self.trainers, owner, self._starting,
+                          on_lost=lambda lost: self.delete(lost.id), own_data=self.own_data)
         with self._lock:
             session.last_used = now = self.clock()
             self._drop_expired(now)

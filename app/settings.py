@@ -53,12 +53,15 @@ class Settings:
     public_url: str | None = None
     # Where uploaded data sets are kept, content-addressed, so that shared links survive a restart.
     data_dir: Path = field(default_factory=lambda: default_data_dir())
+    # Where every session lives when several app processes or machines share the class
+    # (docs/scale-out.md), e.g. "redis://127.0.0.1:6379/0". None: in this process's memory.
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
         """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, MAX_SESSIONS_PER_CLIENT,
         SESSION_STARTS_PER_MINUTE, MAX_UNSTARTED_SESSIONS, STEP_BUDGET_MS, REQUEST_DEADLINE_SECONDS,
-        LOG_LEVEL, WORKERS, PUBLIC_URL and DATA_DIR."""
+        LOG_LEVEL, WORKERS, PUBLIC_URL, DATA_DIR and REDIS_URL."""
         log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
         allowed = ("critical", "error", "warning", "info", "debug")
         if log_level not in allowed:
@@ -77,6 +80,7 @@ class Settings:
             workers=_int_from_env("WORKERS", default_workers(), 0),
             public_url=_url_from_env("PUBLIC_URL"),
             data_dir=Path(os.environ.get("DATA_DIR", "").strip() or default_data_dir()),
+            redis_url=_redis_url_from_env("REDIS_URL"),
         )
 
 
@@ -101,3 +105,13 @@ def _url_from_env(name: str) -> str | None:
     if not raw.startswith(("http://", "https://")) or len(raw) < len("http://x"):
         raise ValueError(f"{name} must be an address starting with http:// or https://, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _redis_url_from_env(name: str) -> str | None:
+    """A Redis address such as ``redis://host:6379/0`` (``rediss://`` with TLS, ``unix://``)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"{name} must start with redis://, rediss:// or unix://, got {raw!r}")
+    return raw

@@ -262,14 +262,14 @@ def create_session(
         raise _refusal(exc.errors, 409 if all(e.code in OWN_DATA_CONFLICTS for e in exc.errors) else 422) from None
     with session.lock:
         session.start()  # an API session holds its trainer from the start
-        return {"id": session.id, **_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
+        return {"id": session.id, **_config_view(session), "frame": session.frame(), "data": session.data()}
 
 
 @router.get("/sessions/{id}", response_model=SessionInfo, responses=_SESSION_ERRORS,
             summary="The session's configuration, epoch and latest metrics")
 def read_session(session: SessionDep) -> dict[str, Any]:
     with session.lock:
-        return {"id": session.id, **_config_view(session), **session.run("info")}
+        return {"id": session.id, **_config_view(session), **session.info()}
 
 
 @router.patch("/sessions/{id}/config", response_model=ConfigChanged, responses={**_SESSION_ERRORS, **_CONFLICTS},
@@ -284,16 +284,19 @@ def change_config(session: SessionDep, changes: Annotated[ConfigChanges, _PARTIA
             rebuilt = session.apply(config)
         except ValueError as exc:
             raise _refusal([engine_field_error(exc)], 409) from None
-        return {**_config_view(session), "rebuilt": rebuilt, "frame": session.run("frame"),
-                "data": session.run("data") if rebuilt == "data" else None}
+        return {**_config_view(session), "rebuilt": rebuilt, "frame": session.frame(),
+                "data": session.data() if rebuilt == "data" else None}
 
 
-async def _encoded_frame(request: Request, session: Session, operation: str, **arguments: Any) -> Response:
-    """A frame encoded (and gzip-compressed if the client takes it) where the trainer lives;
-    awaited, so that a waiting frame holds no thread."""
-    compress = "gzip" in request.headers.get("accept-encoding", "").lower()
-    body = await session.call(operation, compress=compress, **arguments)
-    headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if compress else {})}
+def _compress(request: Request) -> bool:
+    """Whether the client takes gzip: frames are compressed where the trainer lives."""
+    return "gzip" in request.headers.get("accept-encoding", "").lower()
+
+
+def _encoded_frame(body: bytes, compressed: bool) -> Response:
+    """The answer for a frame that was encoded where the trainer lives (the routes await it,
+    so that a waiting frame holds no thread)."""
+    headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if compressed else {})}
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -304,7 +307,8 @@ _FRAME_ANSWER = {200: {"description": "the frame (see docs/api.md)", "content": 
 @router.post("/sessions/{id}/step", response_class=Response, responses=_FRAME_ANSWER,
              summary=f"Train 1 to {MAX_EPOCHS_PER_STEP} epochs and return the new frame")
 async def step(request: Request, session: SessionDep, body: StepBody = StepBody()) -> Response:
-    return await _encoded_frame(request, session, "step_json", **step_arguments(request.app, body))
+    compress = _compress(request)
+    return _encoded_frame(await session.step_json(**step_arguments(request.app, body), compress=compress), compress)
 
 
 def step_arguments(app: FastAPI, body: StepBody) -> dict[str, Any]:
@@ -318,7 +322,7 @@ def step_arguments(app: FastAPI, body: StepBody) -> dict[str, Any]:
 def reset(session: SessionDep, body: ResetBody = ResetBody()) -> dict[str, Any]:
     with session.lock:
         session.reset(body.seed)
-        return {**_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
+        return {**_config_view(session), "frame": session.frame(), "data": session.data()}
 
 
 @router.get("/sessions/{id}/frame", response_class=Response, responses=_FRAME_ANSWER,
@@ -329,15 +333,17 @@ async def frame(
     since: Annotated[int, Query(ge=-1, description="the client's last epoch")] = -1,
     grid: Annotated[int, Query(ge=MIN_GRID, le=MAX_GRID, description="output heatmap side")] = DEFAULT_GRID,
 ) -> Response:
-    return await _encoded_frame(request, session, "frame_json", since=since, grid=grid)
+    compress = _compress(request)
+    return _encoded_frame(await session.frame_json(since=since, grid=grid, compress=compress), compress)
 
 
-def _edit(session: Session, body: _Body, operation: str) -> Frame:
-    """Run the engine's edit. The body is within every network's bounds; a node or layer that
-    this session's network lacks is a conflict (409) on the field the engine names."""
+def _edit(session: Session, body: _Body, edit: Callable[..., Frame]) -> Frame:
+    """Run the engine's edit (``session.set_weight`` or ``set_bias``). The body is within every
+    network's bounds; a node or layer that this session's network lacks is a conflict (409) on
+    the field the engine names."""
     with session.lock:
         try:
-            return session.run(operation, **body.model_dump())
+            return edit(**body.model_dump())
         except ValueError as exc:
             named = isinstance(exc, InvalidValue) and exc.field in type(body).model_fields
             raise _refusal([FieldError(exc.field if named else "body", str(exc))], 409) from None
@@ -345,19 +351,19 @@ def _edit(session: Session, body: _Body, operation: str) -> Frame:
 
 @router.put("/sessions/{id}/weight", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one weight by hand")
 def set_weight(session: SessionDep, body: WeightBody) -> Frame:
-    return _edit(session, body, "set_weight")
+    return _edit(session, body, session.set_weight)
 
 
 @router.put("/sessions/{id}/bias", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one bias by hand")
 def set_bias(session: SessionDep, body: BiasBody) -> Frame:
-    return _edit(session, body, "set_bias")
+    return _edit(session, body, session.set_bias)
 
 
 @router.get("/sessions/{id}/model", responses=_SESSION_ERRORS,
             summary="Download the configuration and the whole trainer state as JSON (load it back with POST)")
 def export_model(session: SessionDep) -> Response:
     with session.lock:
-        content = model_file(session.config, session.run("export"))
+        content = model_file(session.config, session.export())
     # A long history comes decimated, as in a frame ("epochs" says which; from_dict reads the rest).
     epochs, history = History.from_dict(content["trainer"]["history"]).window(0, MAX_HISTORY_POINTS)
     content["trainer"]["history"] = {**history.to_dict(), "epochs": epochs}
@@ -403,8 +409,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TrainerGone)
     def trainer_gone(request: Request, exc: TrainerGone) -> JSONResponse:
         """A session whose trainer was lost (its worker process died or overran its deadline
-        and was replaced) is as good as expired: the same 404, saying why."""
-        request.app.state.sessions.delete(exc.session_id)
+        and was replaced; the store has forgotten it) is as good as expired: the same 404,
+        saying why."""
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(SessionBusy)

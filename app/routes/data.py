@@ -114,10 +114,9 @@ def _load(session: Session, store: DataStore, raw: bytes) -> None:
         check_saved_data(config, state["custom_data"], store)
     with session.lock:
         try:
-            session.run("load", state=state)
+            session.load(config, state)
         except ValueError as exc:
             raise ConfigError([FieldError("trainer", str(exc), "model_refused", (("reason", str(exc)),))]) from None
-        session.config, session.data = config, session.own_data(config)
 
 
 # -- JSON API ----------------------------------------------------------------------------------
@@ -134,14 +133,14 @@ async def _api(action: Callable[[], Any]) -> Any:
 
 def _view(session: Session) -> dict[str, Any]:
     with session.lock:
-        return {**_config_view(session), "frame": session.run("frame"), "data": session.run("data")}
+        return {**_config_view(session), "frame": session.frame(), "data": session.data()}
 
 
 @router.get("/api/sessions/{id}/model.py", responses=_SESSION_ERRORS, tags=["data"],
             response_class=Response, summary="The trained network as a standalone Python script (NumPy only)")
 def model_script(session: SessionDep) -> Response:
     with session.lock:
-        script = session.run("python_script")
+        script = session.python_script()
     return Response(script, media_type="text/x-python; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="model.py"'})
 
@@ -192,7 +191,7 @@ async def _api_body(request: Request, limit: int) -> bytes:
             summary="The current data as CSV: x1, x2, label (class id or target) and split (train/test)")
 def download_data(session: SessionDep) -> Response:
     with session.lock:
-        text = session.run("data_csv")
+        text = session.data_csv()
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="playground-data.csv"'})
 

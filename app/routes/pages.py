@@ -82,7 +82,7 @@ TYPED_NUMBERS = (*OPTIMIZER_PARAMS, *SCHEDULE_PARAMS)  # boxes where students ty
 ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
 JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "neuron", "output",
                "invalid_number", "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients",
-               "oscillating", "loss_log", "node_map")
+               "oscillating", "loss_log", "node_map", "unavailable")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -153,8 +153,8 @@ def _change(sid: str, items: list[tuple[str, Any]], request: Request, store: Ses
                 refused = {k: v for k, v in typed.items() if any(e.field == k for e in errors)}
                 response = _render(request, "partials/playground.html", session, lang, errors=errors, typed=refused)
                 return response if errors else _with_url(response, session.config, lang)
-            except TrainerGone:  # its worker process died: as good as expired
-                store.delete(sid)
+            except TrainerGone:  # its worker process died: as good as expired (and forgotten)
+                pass
     # Expired, or the server restarted: start again from what the form says.
     config, notes = parse_query([(k, v) for k, v in items if k != "problem"], ignore=PAGE_KEYS)
     session, notes = _create(store, config, notes)
@@ -215,7 +215,7 @@ def _render(
     is what a page embedding the playground adds to the context; ``typed`` are refused numbers,
     shown in their boxes as the student typed them."""
     t = translator(lang)
-    config, view = session.config, session.run("view")
+    config, view = session.config, session.view()
     url = page_url(config, lang)
     frame, problem = view["frame"], view["problem"]
     state = {

@@ -18,8 +18,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from app.routes.api import BUSY, StepBody, step_arguments, validation_problems
-from app.sessions import SessionBusy, TooManySessions
+from app.sessions import SessionBusy, StoreUnavailable, TooManySessions
 from app.trainers import TrainerGone, binary_message
+from app.unavailable import API_MESSAGE
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -49,18 +50,19 @@ async def _answer(websocket: WebSocket, store: Any, session_id: str, text: str) 
         body = StepBody.model_validate_json(text)
     except ValidationError as exc:
         return _error(422, validation_problems(exc.errors(), StepBody))
-    session = store.get(session_id)
-    if session is None:
-        return _error(404, str(TrainerGone(session_id)))
     try:
-        return await session.call("step_stream", **step_arguments(websocket.app, body))
-    except TrainerGone as exc:
-        store.delete(session_id)
+        session = store.get(session_id)
+        if session is None:
+            return _error(404, str(TrainerGone(session_id)))
+        return await session.step_stream(**step_arguments(websocket.app, body))
+    except TrainerGone as exc:  # the store has forgotten the session
         return _error(404, str(exc))
     except SessionBusy:
         return _error(429, BUSY)
     except TooManySessions as exc:
         return _error(429, str(exc))
+    except StoreUnavailable:
+        return _error(503, API_MESSAGE)
     except ValueError as exc:
         return _error(422, [{"field": "body", "message": str(exc)}])
     except Exception:  # a bug must not close every student's stream: say so, log it, go on

@@ -13,6 +13,7 @@
   let runId = 0; // a new playground or a reset abandons the frames asked for before it
   let stream = null; // the frame stream (stream.js) while it works; else the JSON step
   let streamFailed = false; // the stream failed where the JSON step worked: JSON from then on
+  let streamWorked = false; // the current stream delivered a frame: if it breaks, open another
   let colours = null; // colour tables of this playground (drawing.js palettes)
   let lossChart = null;
   let edges = []; // the diagram's weight paths with their indices, found once per playground
@@ -44,6 +45,7 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (response.status === 404) throw new Expired();
+    if (response.status === 503) throw new Error(message("unavailable")); // the session store is away
     const payload = await response.json();
     if (!response.ok) {
       const detail = Array.isArray(payload.detail) ? payload.detail.map((d) => d.message).join("; ") : payload.detail;
@@ -72,13 +74,17 @@
     if (stream === null && window.FrameStream && !streamFailed) stream = new window.FrameStream(state.sid);
     if (stream === null) return api("POST", "/step", request);
     try {
-      return await stream.step(request);
+      const frame = await stream.step(request);
+      streamWorked = true;
+      return frame;
     } catch (error) {
       if (error instanceof window.FrameStream.Expired) throw new Expired();
       // The same request as JSON: if that works, the stream was at fault (a proxy without
-      // WebSockets, say); if not, the server's answer is the error to show.
+      // WebSockets, say); if not, the server's answer is the error to show. A stream that had
+      // worked lost its server (one of several behind a proxy died): the next frame opens another.
       const frame = await api("POST", "/step", request);
-      streamFailed = true;
+      streamFailed = !streamWorked;
+      streamWorked = false;
       closeStream();
       return frame;
     }

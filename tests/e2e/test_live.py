@@ -161,7 +161,7 @@ def test_play_and_the_output_are_in_view_together(page: Page, width: int, height
 # turned into bytes as the stream delivers them.
 FAKE_STREAM = """
 window.__streamed = 0;
-window.FrameStream = class {
+const FakeStream = class {
   constructor(sid) { this.sid = sid; }
   async step(request) {
     window.__streamed += 1;
@@ -177,7 +177,9 @@ window.FrameStream = class {
   }
   close() {}
 };
-window.FrameStream.Expired = class extends Error {};
+FakeStream.Expired = class extends Error {};
+// static/js/stream.js, loaded after this, assigns its own: keep the stand-in.
+Object.defineProperty(window, 'FrameStream', {get: () => FakeStream, set: () => {}});
 """
 
 

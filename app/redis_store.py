@@ -1,0 +1,357 @@
+"""Sessions in Redis (``REDIS_URL``): any app process on any machine serves any request.
+
+Imported only when ``REDIS_URL`` is set; the embedded store (app/sessions.py) needs no Redis.
+
+**Keys**, all with the session id as a Redis Cluster hash tag (one slot per session):
+``pg:{id}`` a hash: ``config`` (the PlaygroundConfig as JSON), ``owner``, ``v`` (the version,
+0 while unstarted), ``setup`` (the trainer's setup and uploaded data, written when they change)
+and ``state`` (weights, optimizer, random generator, counters: a few hundred bytes);
+``pg:{id}:h`` the history, 32 bytes an epoch (four float64), extended in place by each step;
+``pg:{id}:lock`` the lock, held while an operation runs. Every write renews the expiry of the
+hash and the history to the session's idle timeout.
+
+**One operation** is two round trips: ``ACQUIRE`` takes the lock and answers the version; the
+process reuses the trainer it keeps in memory when it has that version (a steady player) and
+loads it otherwise; ``COMMIT`` writes what changed, bumps the version and releases the lock in one
+script, only if the lock is still this operation's. A process that dies holding a lock holds it
+until the lock expires (``lock_seconds``); what it had not committed is lost, and the student
+continues from the last answered frame. A commit whose lock had expired is refused
+(``SessionBusy``, 429): that one answer is lost, never another process's work.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import fields
+from typing import Any, Callable
+
+import numpy as np
+import redis
+
+from app.config import PlaygroundConfig
+from app.own_data import own_dataset
+from app.sessions import (
+    CLIENT,
+    PREVIEW_OPERATIONS,
+    OwnData,
+    Session,
+    SessionBusy,
+    SessionStore,
+    StoreUnavailable,
+    TooManySessions,
+    _previews,
+    _Turns,
+)
+from app.trainers import OPERATIONS, TrainerGone
+from engine.trainer import History, Trainer
+
+# Operations that change the trainer: their answer is committed before it is sent.
+CHANGING = frozenset({"create", "apply", "reset", "step", "step_json", "step_stream", "set_weight", "set_bias",
+                      "load"})
+STEPS = frozenset({"step", "step_json", "step_stream"})  # they only extend the history
+HISTORY_SERIES = tuple(f.name for f in fields(History))  # train and test loss and metric
+HISTORY_ROW = len(HISTORY_SERIES) * 8  # float64 each
+SESSIONS_KEPT = 1000  # sessions (and their trainers) each process keeps in memory, least recent out
+LOCK_POLL_SECONDS = 0.003  # first wait for a busy lock, doubled up to 0.05 s
+
+_ACQUIRE = """
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return tonumber(redis.call('hget', KEYS[1], 'v') or '0')
+end
+return -2
+"""
+# ARGV: token, ttl ms, history mode ('', 'set', 'range'), history offset, history bytes, then
+# field/value pairs of the hash (none: nothing changed, the lock is only released).
+_COMMIT = """
+if redis.call('get', KEYS[2]) ~= ARGV[1] then return -2 end
+if redis.call('exists', KEYS[1]) == 0 then redis.call('del', KEYS[2]); return -1 end
+local version = tonumber(redis.call('hget', KEYS[1], 'v') or '0')
+if #ARGV > 5 then
+  redis.call('hset', KEYS[1], unpack(ARGV, 6, #ARGV))
+  version = redis.call('hincrby', KEYS[1], 'v', 1)
+end
+if ARGV[3] == 'set' then redis.call('set', KEYS[3], ARGV[5])
+elseif ARGV[3] == 'range' then redis.call('setrange', KEYS[3], tonumber(ARGV[4]), ARGV[5]) end
+redis.call('pexpire', KEYS[1], ARGV[2])
+redis.call('pexpire', KEYS[3], ARGV[2])
+redis.call('del', KEYS[2])
+return version
+"""
+
+
+def _keys(session_id: str) -> tuple[str, str, str]:
+    """The session's hash, lock and history keys."""
+    base = f"pg:{{{session_id}}}"
+    return base, f"{base}:lock", f"{base}:h"
+
+
+def _history_bytes(trainer: Trainer, start: int) -> bytes:
+    """The history's rows from ``start`` on, packed as float64 (four a row)."""
+    series = [np.frombuffer(getattr(trainer.history, name), dtype=np.float64)[start:] for name in HISTORY_SERIES]
+    return np.column_stack(series).tobytes() if series[0].size else b""
+
+
+def _history_from(blob: bytes) -> dict[str, list[float]]:
+    rows = np.frombuffer(blob, dtype=np.float64).reshape(-1, len(HISTORY_SERIES))
+    return {name: rows[:, i].tolist() for i, name in enumerate(HISTORY_SERIES)}
+
+
+class _Kept:
+    """A trainer this process keeps, at the version of Redis it matches."""
+
+    def __init__(self, trainer: Trainer, version: int) -> None:
+        self.trainer = trainer
+        self.version = version
+        self.history_rows = len(trainer.history.train_loss)
+
+
+class _RedisTurns(_Turns):
+    """``with session.lock``: a turn in this process, and the configuration read afresh from Redis,
+    since another process may have changed it."""
+
+    def __init__(self, session: "RedisSession") -> None:
+        super().__init__()
+        self._session = session
+
+    def __enter__(self) -> "_RedisTurns":
+        super().__enter__()
+        try:
+            self._session.refresh()
+        except BaseException:
+            super().__exit__()
+            raise
+        return self
+
+
+class RedisSession(Session):
+    """A session whose trainer lives in Redis; this process keeps the last version it used."""
+
+    def __init__(self, session_id: str, config: PlaygroundConfig, store: "RedisSessionStore",
+                 owner: str | None) -> None:
+        super().__init__(session_id, config, None, owner, on_lost=lambda lost: store.forget(lost.id),  # type: ignore[arg-type]
+                         own_data=store.own_data)
+        self.store = store
+        self.lock = _RedisTurns(self)
+        self.kept: _Kept | None = None
+
+    def submit(self, operation: str, arguments: dict[str, Any], config: PlaygroundConfig | None = None) -> Future:
+        return self.store.executor.submit(self.store.execute, self, operation, arguments, config)
+
+    def refresh(self) -> None:
+        """The configuration as Redis has it (unchanged if the session is gone: the operation
+        that follows says so)."""
+        raw = self.store.call(self.store.redis.hget, _keys(self.id)[0], "config")
+        if raw is not None:
+            self.config = PlaygroundConfig.model_validate_json(raw)
+
+    def _reconfigure(self, operation: str, arguments: dict[str, Any], config: PlaygroundConfig) -> Any:
+        return self.answer(self.submit(operation, arguments, config))
+
+
+class RedisSessionStore(SessionStore):
+    """Every session in Redis with its idle expiry; recently used trainers kept in this process.
+
+    The limits of the embedded store that need a view of every session (at most
+    ``max_sessions``, ``max_sessions_per_client``) are left to Redis's memory limit and the idle
+    expiry (docs/scale-out.md); trainers started per client and minute are counted in Redis."""
+
+    def __init__(self, url: str, ttl_seconds: float, lock_seconds: float,
+                 starts_per_minute: int | None = None, threads: int = 16, own_data: OwnData = own_dataset) -> None:
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
+                                          health_check_interval=30)
+        self.ttl_ms = int(ttl_seconds * 1000)
+        self.lock_ms = int(lock_seconds * 1000)
+        self.lock_seconds = lock_seconds
+        self.starts_per_minute = starts_per_minute
+        self.own_data = own_data  # the drawn or uploaded set a configuration names (app/own_data.py)
+        self._acquire = self.redis.register_script(_ACQUIRE)
+        self._commit = self.redis.register_script(_COMMIT)
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="redis-session")
+        self._sessions: OrderedDict[str, RedisSession] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- Redis calls ------------------------------------------------------------------------------
+
+    @staticmethod
+    def call(command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One Redis command; an unreachable Redis is ``StoreUnavailable`` (503 for the API)."""
+        try:
+            return command(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    # -- the SessionStore interface ----------------------------------------------------------------
+
+    def create(self, config: PlaygroundConfig, owner: str | None = None) -> Session:
+        owner = owner if owner is not None else CLIENT.get()
+        session = RedisSession(secrets.token_urlsafe(18), config, self, owner)
+        key = _keys(session.id)[0]
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, mapping={"config": config.model_dump_json(), "owner": owner or "", "v": 0})
+            pipe.pexpire(key, self.ttl_ms)
+            self.call(pipe.execute)
+        self._keep(session)
+        return session
+
+    def get(self, session_id: str) -> Session | None:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                self._sessions.move_to_end(session_id)
+                return session  # whether Redis still has it, its next operation finds out
+        config, owner = self.call(self.redis.hmget, _keys(session_id)[0], ["config", "owner"])
+        if config is None:
+            return None
+        session = RedisSession(session_id, PlaygroundConfig.model_validate_json(config), self,
+                               owner.decode() or None if owner else None)
+        self._keep(session)
+        return session
+
+    def delete(self, session_id: str) -> bool:
+        self.forget(session_id)
+        return bool(self.call(self.redis.delete, *_keys(session_id)))
+
+    def forget(self, session_id: str) -> None:
+        """Drop this process's copy of a session that Redis no longer has."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.call(self.redis.scan_iter, match="pg:{*}", _type="hash"))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.redis.close()
+
+    def _keep(self, session: RedisSession) -> None:
+        with self._lock:
+            self._sessions[session.id] = session
+            while len(self._sessions) > SESSIONS_KEPT:
+                self._sessions.popitem(last=False)
+
+    # -- one operation ------------------------------------------------------------------------------
+
+    def execute(self, session: RedisSession, operation: str, arguments: dict[str, Any],
+                config: PlaygroundConfig | None) -> Any:
+        """Run one of app.trainers.OPERATIONS on the session's trainer, holding its lock in Redis,
+        and commit what it changed before answering."""
+        token = secrets.token_hex(8)
+        version = self._lock_session(session.id, token)
+        try:
+            if version == 0 and operation in PREVIEW_OPERATIONS:  # unstarted: its first frame
+                answer = _previews.run(session.config, session.custom_data, operation, arguments)
+                self._finish(session, token, {})
+                return answer
+            kept = self._trainer(session, version)
+            answer = None if operation == "create" else OPERATIONS[operation](kept.trainer, **arguments)
+        except BaseException:
+            session.kept = None  # half-done: reload from Redis next time
+            self._release(session.id, token)
+            raise
+        if operation not in CHANGING and version:
+            self._finish(session, token, {})
+            return answer
+        try:
+            self._commit_trainer(session, token, kept, operation, config)
+        except BaseException:
+            session.kept = None  # ahead of Redis: reload from Redis next time
+            self._release(session.id, token)
+            raise
+        return answer
+
+    def _lock_session(self, session_id: str, token: str) -> int:
+        """Take the session's lock, waiting while another operation holds it; its version."""
+        hash_key, lock_key, _ = _keys(session_id)
+        ends = time.monotonic() + 2 * self.lock_seconds  # a lock left by a dead process expires first
+        pause = LOCK_POLL_SECONDS
+        while True:
+            version = self.call(self._acquire, keys=[hash_key, lock_key], args=[token, self.lock_ms])
+            if version == -1:
+                raise TrainerGone(session_id)
+            if version >= 0:
+                return version
+            if time.monotonic() > ends:
+                raise SessionBusy()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _trainer(self, session: RedisSession, version: int) -> _Kept:
+        """The session's trainer at ``version``: the one kept here, else loaded (or, unstarted,
+        created from the configuration)."""
+        if session.kept is not None and session.kept.version == version:
+            return session.kept
+        if version == 0:
+            self._count_start(session.owner)
+            session.kept = _Kept(Trainer(session.config.to_setup(), session.custom_data), 0)
+            session.kept.history_rows = 0  # nothing of it in Redis yet
+            return session.kept
+        hash_key, _, history_key = _keys(session.id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(hash_key, ["config", "setup", "state"])
+            pipe.get(history_key)
+            (config, setup, state), history = self.call(pipe.execute)
+        if state is None:
+            raise TrainerGone(session.id)
+        session.config = PlaygroundConfig.model_validate_json(config)
+        whole = {**json.loads(setup), **json.loads(state), "history": _history_from(history or b"")}
+        session.kept = _Kept(Trainer.from_dict(whole), version)
+        return session.kept
+
+    def _commit_trainer(self, session: RedisSession, token: str, kept: _Kept, operation: str,
+                        config: PlaygroundConfig | None) -> None:
+        state = kept.trainer.to_dict()
+        setup = {"setup": state.pop("setup"), "custom_data": state.pop("custom_data")}
+        state.pop("history")
+        fields: dict[str, Any] = {"state": json.dumps(state, separators=(",", ":"))}
+        rows = len(kept.trainer.history.train_loss)
+        if operation in STEPS and kept.history_rows and rows >= kept.history_rows:
+            start = kept.history_rows - 1  # the last row may have been re-evaluated
+            history = ("range", start * HISTORY_ROW, _history_bytes(kept.trainer, start))
+        else:
+            fields["setup"] = json.dumps(setup, separators=(",", ":"))
+            history = ("set", 0, _history_bytes(kept.trainer, 0))
+        if config is not None:
+            fields["config"] = config.model_dump_json()
+        kept.version = self._finish(session, token, fields, history)
+        kept.history_rows = rows
+
+    def _finish(self, session: RedisSession, token: str, fields: dict[str, Any],
+                history: tuple[str, int, bytes] = ("", 0, b"")) -> int:
+        """Write ``fields`` and the history (if any), renew the expiry, release the lock; the
+        new version. A lock that expired meanwhile refuses the write: ``SessionBusy``, the
+        answer is lost and the client asks again."""
+        hash_key, lock_key, history_key = _keys(session.id)
+        pairs = [item for pair in fields.items() for item in pair]
+        version = self.call(self._commit, keys=[hash_key, lock_key, history_key],
+                            args=[token, self.ttl_ms, *history, *pairs])
+        if version < 0:
+            if version == -1:
+                raise TrainerGone(session.id)
+            raise SessionBusy()
+        return version
+
+    def _release(self, session_id: str, token: str) -> None:
+        hash_key, lock_key, history_key = _keys(session_id)
+        try:
+            self._commit(keys=[hash_key, lock_key, history_key], args=[token, self.ttl_ms, "", 0, b""])
+        except redis.RedisError:
+            pass  # the lock expires by itself
+
+    def _count_start(self, owner: str | None) -> None:
+        """One more trainer started by ``owner`` this minute (``TooManySessions`` beyond the limit)."""
+        if self.starts_per_minute is None:
+            return
+        minute = int(time.time() // 60)
+        key = f"pg:starts:{owner or ''}:{minute}"
+        with self.redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = self.call(pipe.execute)
+        if count > self.starts_per_minute:
+            raise TooManySessions(60 - int(time.time()) % 60)
