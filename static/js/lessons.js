@@ -130,7 +130,8 @@
   // The perceptron: the points, the line before and after each update, the step and the rule.
   function lineThrough(w, b) {
     const [w1, w2] = w;
-    const xs = [-6, 6];
+    const half = playgroundState().halfSide; // the input square's half side, as the server says
+    const xs = [-half, half];
     if (w1 === 0 && w2 === 0) return null;
     if (Math.abs(w2) >= Math.abs(w1)) return { x: xs, y: xs.map((x1) => -(w1 * x1 + b) / w2) };
     return { x: xs.map((x2) => -(w2 * x2 + b) / w1), y: xs };
@@ -161,8 +162,8 @@
         if (line) traces.push({ type: "scatter", mode: "lines", hoverinfo: "skip", showlegend: false, ...line, line: { color: "#333", dash } });
       }
       window.Plotly.react(points, traces, {
-        margin: { l: 30, r: 10, t: 10, b: 30 }, xaxis: { range: [-6, 6], title: { text: "x₁" } },
-        yaxis: { range: [-6, 6], title: { text: "x₂" }, scaleanchor: "x" },
+        margin: { l: 30, r: 10, t: 10, b: 30 }, xaxis: { range: [-half, half], title: { text: "x₁" } },
+        yaxis: { range: [-half, half], title: { text: "x₂" }, scaleanchor: "x" },
       }, { displayModeBar: false, responsive: true });
       window.Plotly.react(stepChart, [
         { type: "scatter", mode: "lines", hoverinfo: "skip", showlegend: false, x: [-3, 0, 0, 3], y: [0, 0, 1, 1], line: { color: "#0072B2" } },
