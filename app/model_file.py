@@ -42,6 +42,7 @@ class _History(_Strict):
     test_loss: list[float]
     train_metric: list[float]
     test_metric: list[float]
+    epochs: list[_Count] | None = None  # a long history is saved thinned (History.window)
 
 
 class _Divergence(_Strict):
