@@ -240,17 +240,17 @@ def _page_answer(request: Request, session: Session, lang: str, errors: list[Fie
     t = translator(lang)
     with session.lock:
         response = _render(request, "partials/playground.html", session, lang,
-                           messages=[_describe(t, error) for error in errors])
+                           messages=[_describe(t, error, lang) for error in errors])
     return response if errors else _with_url(response, session.config, lang)
 
 
-def _describe(t: Translator, error: FieldError) -> str:
+def _describe(t: Translator, error: FieldError, lang: str) -> str:
     """A file's problem in the student's language: its own sentence (which names the row and
     column) when the catalogue has one, else as any field error."""
     key = f"error.{error.code}"
     if key in CATALOGUES_KEYS and error.code.startswith(("csv_", "file_", "model_")):
         return t(key, **dict(error.params))
-    return describe_error(t, error)
+    return describe_error(t, error, lang)
 
 
 # -- TensorFlow Playground links ----------------------------------------------------------------

@@ -234,8 +234,9 @@
   }
 
   // ---- pictures -------------------------------------------------------------------------------
+  // Each picture is first an SVG as the page shows it (canvases as PNG images in it); its PNG is
+  // that SVG drawn at twice its size, except the loss chart's, which is its canvas as drawn.
 
-  const CHARTS = { output: "output-chart", loss: "loss-chart" };
   const SVG_NS = "http://www.w3.org/2000/svg";
 
   function save(url, name) {
@@ -253,20 +254,36 @@
     return element;
   }
 
+  function blankSvg(box) {
+    // A white SVG of the size of ``box`` (an element's rectangle on the page).
+    const svg = svgElement("svg", { xmlns: SVG_NS, width: box.width, height: box.height, viewBox: `0 0 ${box.width} ${box.height}` });
+    svg.appendChild(svgElement("rect", { width: box.width, height: box.height, fill: "#fff" }));
+    return svg;
+  }
+
+  function canvasImage(canvas, box, href = canvas.toDataURL("image/png")) {
+    // The canvas as an <image> where it is on the page, relative to ``box``.
+    const r = canvas.getBoundingClientRect();
+    return svgElement("image", { x: r.left - box.left, y: r.top - box.top, width: r.width, height: r.height, href, preserveAspectRatio: "none" });
+  }
+
+  function serialised(svg, box) {
+    return { text: new XMLSerializer().serializeToString(svg), width: box.width, height: box.height };
+  }
+
   function networkSvg() {
     // The diagram is HTML nodes (each a canvas) over an SVG of edges: one SVG of both, as drawn.
     const plot = document.querySelector(".diagram-plot");
     const box = plot.getBoundingClientRect();
-    const svg = svgElement("svg", { xmlns: SVG_NS, width: box.width, height: box.height, viewBox: `0 0 ${box.width} ${box.height}` });
-    svg.appendChild(svgElement("rect", { width: box.width, height: box.height, fill: "#fff" }));
+    const svg = blankSvg(box);
     const edges = plot.querySelector("svg.edges").cloneNode(true);
     for (const [name, value] of Object.entries({ x: 0, y: 0, width: box.width, height: box.height })) edges.setAttribute(name, value);
     edges.querySelectorAll("path").forEach((path) => { path.setAttribute("fill", "none"); path.removeAttribute("id"); });
     svg.appendChild(edges);
     plot.querySelectorAll(".node").forEach((node) => {
-      const r = node.getBoundingClientRect();
-      const at = { x: r.left - box.left, y: r.top - box.top, width: r.width, height: r.height };
-      svg.appendChild(svgElement("image", { ...at, href: node.querySelector("canvas").toDataURL("image/png"), preserveAspectRatio: "none" }));
+      const image = canvasImage(node.querySelector("canvas"), box);
+      svg.appendChild(image);
+      const at = Object.fromEntries(["x", "y", "width", "height"].map((name) => [name, Number(image.getAttribute(name))]));
       svg.appendChild(svgElement("rect", { ...at, fill: "none", stroke: "#999" }));
       const label = node.querySelector(".node-label");
       if (label) {
@@ -276,7 +293,45 @@
         svg.appendChild(text);
       }
     });
-    return { text: new XMLSerializer().serializeToString(svg), width: box.width, height: box.height };
+    return serialised(svg, box);
+  }
+
+  async function outputSvg() {
+    // The map's canvas under the Plotly chart's axes and points, as on the page.
+    const plot = document.querySelector(".output-plot");
+    const box = plot.getBoundingClientRect();
+    const svg = blankSvg(box);
+    svg.appendChild(canvasImage($("output-map"), box));
+    const chart = $("output-chart");
+    const size = { width: chart._fullLayout.width, height: chart._fullLayout.height }; // as on the page
+    const url = await Plotly.toImage(chart, { format: "svg", ...size });
+    const drawn = new DOMParser().parseFromString(decodeURIComponent(url.slice(url.indexOf(",") + 1)), "image/svg+xml").documentElement;
+    const r = chart.getBoundingClientRect();
+    drawn.setAttribute("x", r.left - box.left);
+    drawn.setAttribute("y", r.top - box.top);
+    svg.appendChild(document.importNode(drawn, true));
+    return serialised(svg, box);
+  }
+
+  function lossPng() {
+    // The loss chart's canvas at its own resolution, on white (the canvas itself is transparent).
+    const chart = $("loss-chart");
+    const canvas = document.createElement("canvas");
+    canvas.width = chart.width;
+    canvas.height = chart.height;
+    const g = canvas.getContext("2d");
+    g.fillStyle = "#fff";
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.drawImage(chart, 0, 0);
+    return canvas.toDataURL("image/png");
+  }
+
+  function lossSvg() {
+    const chart = $("loss-chart");
+    const box = chart.getBoundingClientRect();
+    const svg = blankSvg(box);
+    svg.appendChild(canvasImage(chart, box, lossPng()));
+    return serialised(svg, box);
   }
 
   function rasterised(svgUrl, width, height) {
@@ -295,18 +350,15 @@
     });
   }
 
+  const PICTURES = { output: outputSvg, loss: lossSvg, network: networkSvg };
+
   async function savePicture(picture, format) {
     // Data URLs throughout: a picture never leaves the page, not even as a blob.
-    let svg;
-    if (picture in CHARTS) {
-      const chart = $(CHARTS[picture]);
-      const size = { width: chart._fullLayout.width, height: chart._fullLayout.height }; // as on the page
-      svg = { url: await Plotly.toImage(chart, { format: "svg", ...size }), ...size };
-    } else {
-      const drawn = networkSvg();
-      svg = { url: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(drawn.text)}`, width: drawn.width, height: drawn.height };
-    }
-    save(format === "svg" ? svg.url : await rasterised(svg.url, svg.width, svg.height), `playground-${picture}.${format}`);
+    const name = `playground-${picture}.${format}`;
+    if (picture === "loss" && format === "png") return save(lossPng(), name);
+    const drawn = await PICTURES[picture]();
+    const url = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(drawn.text)}`;
+    save(format === "svg" ? url : await rasterised(url, drawn.width, drawn.height), name);
   }
 
   // ---- TensorFlow Playground links ---------------------------------------------------------------

@@ -270,9 +270,10 @@
   if (view) {
     view.querySelectorAll("[data-move]").forEach((button) => button.addEventListener("click", () => move(button.dataset.move)));
   }
-  // Registered after playground.js's own listeners (this script comes later), so these run last.
-  document.addEventListener("DOMContentLoaded", start);
-  document.addEventListener("htmx:afterSettle", start);
+  // Registered after playground.js's own htmx.onLoad (this script comes later), so this runs
+  // after playground.js has pointed the address at the playground's page, on the first page
+  // (HTMX fires it after DOMContentLoaded) and after every swap of the playground.
+  htmx.onLoad((element) => { if (element === document.body || element.id === "playground") start(); });
   // The server answers a change with HX-Replace-Url "/?<query>": point it at the lesson instead.
   document.body.addEventListener("htmx:beforeHistoryUpdate", (event) => {
     event.detail.history.path = lessonUrl();

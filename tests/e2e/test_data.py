@@ -176,6 +176,8 @@ def test_pictures_download(page: Page, picture: str, kind: str) -> None:
     else:
         text = content.decode()
         assert "<svg" in text and len(text) > 2000
+        if picture != "network":  # the canvas: the loss chart, or the output's map under the axes and points
+            assert text.count("<image") == 1 and (picture == "loss" or "scatterlayer" in text)
         if picture == "network":  # edges, and each node's picture
             assert text.count("<path") == 2 * 4 + 4 * 2 + 2 * 1 and text.count("<image") == 2 + 4 + 2 + 1
 
