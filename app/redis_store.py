@@ -48,7 +48,7 @@ from app.sessions import (
     _Turns,
 )
 from app.trainers import OPERATIONS, TrainerGone
-from engine.trainer import History, Trainer
+from engine.trainer import History, Trainer, compile_training
 
 # Operations that change the trainer: their answer is committed before it is sent.
 CHANGING = frozenset({"create", "apply", "reset", "step", "step_json", "step_stream", "set_weight", "set_bias",
@@ -170,6 +170,7 @@ class RedisSessionStore(SessionStore):
         self.lock_seconds = lock_seconds
         self.starts_per_minute = starts_per_minute
         self.own_data = own_data  # the drawn or uploaded set a configuration names (app/own_data.py)
+        compile_training()  # the trainers run in this process: compiled before it serves a step
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._commit = self.redis.register_script(_COMMIT)
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="redis-session")

@@ -10,7 +10,6 @@ Without Debian's ``redis-server`` or ``nginx`` the tests that need them are skip
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -141,8 +140,8 @@ class Cluster:
 
     def _start_nginx(self) -> None:
         site = NGINX_SITE.read_text()
-        servers = "".join(f"    server 127.0.0.1:{port};\n" for port in self.app_ports)
-        site = re.sub(r"(upstream playground \{\n)(?:\s*server [^\n]+\n)+", lambda m: m.group(1) + servers, site)
+        for name, port in zip(("app1", "app2", "app3"), self.app_ports, strict=True):  # (their parameters kept)
+            site = site.replace(f"server {name}:8000 ", f"server 127.0.0.1:{port} ")
         site = site.replace("listen 80;", f"listen 127.0.0.1:{self.proxy_port};")
         temp = "".join(f"{kind}_temp_path {self.dir}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         conf = self.dir / "nginx.conf"

@@ -138,6 +138,7 @@
   }
 
   function drawPerceptron(data, body, { fmt, colours }) {
+    const half = playgroundState().halfSide;
     const steps = data.steps;
     const points = element("div", { class: "chart view-chart" });
     const stepChart = element("div", { class: "chart view-chart small" });

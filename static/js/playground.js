@@ -121,11 +121,11 @@
       while (next !== null) {
         const frame = await next;
         next = playing ? nextFrame(frame.epoch) : null; // travels while this one is drawn
+        // Its failure is met when it is awaited (or it is dropped): not an uncaught rejection
+        // while this frame waits for the screen.
+        if (next !== null) next.catch(() => {});
         await painted(); // drawn as a screen refresh begins: one draw per refresh, none unseen
-        if (id !== runId) { // a reset or a new playground came first
-          if (next !== null) next.catch(() => {}); // whatever becomes of it, it is not drawn
-          return;
-        }
+        if (id !== runId) return; // a reset or a new playground came first
         draw(frame);
       }
     });

@@ -54,6 +54,7 @@ def test_a_student_keeps_training_while_app_processes_are_killed(cluster: Cluste
     page.on("request", lambda r: retried.append(r.url) if r.url.endswith("/step") else None)
     open_ready(page, "/?dataset=spiral&layers=8,8")
     page.click("#play")
+    wait_epoch(page, "e >= 10")  # playing over its stream before the first process dies
     for victim in range(len(cluster.apps)):
         before = epoch(page)
         cluster.kill_app(victim)
