@@ -51,9 +51,9 @@ from app.trainers import OPERATIONS, TrainerGone
 from engine.trainer import History, Trainer, compile_training
 
 # Operations that change the trainer: their answer is committed before it is sent.
-CHANGING = frozenset({"create", "apply", "reset", "step", "step_json", "step_stream", "set_weight", "set_bias",
+CHANGING = frozenset({"create", "apply", "reset", "step_json", "step_stream", "set_weight", "set_bias",
                       "load"})
-STEPS = frozenset({"step", "step_json", "step_stream"})  # they only extend the history
+STEPS = frozenset({"step_json", "step_stream"})  # they only extend the history
 HISTORY_SERIES = tuple(f.name for f in fields(History))  # train and test loss and metric
 HISTORY_ROW = len(HISTORY_SERIES) * 8  # float64 each
 SESSIONS_KEPT = 1000  # sessions (and their trainers) each process keeps in memory, least recent out

@@ -149,7 +149,6 @@ def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "apply": reconfigure,  # with the data the configuration names (app/own_data.py)
     "reset": lambda trainer, seed: trainer.reset(seed),
-    "step": _stepped(lambda frame: frame, typed_map),
     "step_json": _stepped(_json_bytes, typed_map),
     "step_stream": _stepped(binary_message, raw_map),
     "frame": build_frame,

@@ -83,10 +83,10 @@ def test_eviction_takes_from_whoever_holds_the_most() -> None:
 def test_a_worker_is_shared_by_the_time_each_client_used() -> None:
     """A client whose requests cost much waits while clients whose requests cost little go."""
     queue = _FairQueue()
-    heavy = [Request(f"h{i}", "step", {}, owner="heavy") for i in range(3)]
+    heavy = [Request(f"h{i}", "step_json", {}, owner="heavy") for i in range(3)]
     for request in heavy:
         queue.put(request)
-    light = Request("l0", "step", {}, owner="light")
+    light = Request("l0", "step_json", {}, owner="light")
     queue.put(light)
     assert queue.get() == (heavy[0], True)
     queue.charge("heavy", 0.5)
@@ -94,7 +94,7 @@ def test_a_worker_is_shared_by_the_time_each_client_used() -> None:
     for i in range(1, 4):  # the light client asks again after each answer: it goes first
         assert queue.get()[0].owner == "light"
         queue.charge("light", 0.01)
-        queue.put(Request(f"l{i}", "step", {}, owner="light"))
+        queue.put(Request(f"l{i}", "step_json", {}, owner="light"))
         served.append(i)
     assert served == [1, 2, 3]
     assert queue.get()[0].owner == "light"  # still under the heavy client's half second

@@ -3,6 +3,8 @@ problem type, a page whose trainer was lost, and a worker's answer for an unexpe
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -69,6 +71,6 @@ def test_a_workers_unexpected_error_is_a_failure_and_the_worker_goes_on() -> Non
             session.run("set_weight", layer=0, source=0, target=0, value=1.0, speed=2)
         assert "TypeError" in str(caught.value)  # the worker's traceback comes along
         assert session.run("export") == before and session.run("info")["epoch"] == 0
-        assert session.run("step", epochs=1, since=-1, grid=20)["epoch"] == 1
+        assert json.loads(session.run("step_json", epochs=1, since=-1, grid=20))["epoch"] == 1
     finally:
         trainers.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import threading
 
 import pytest
@@ -123,7 +125,7 @@ def test_concurrent_create_and_get_from_threads() -> None:
 
 def test_apply_failure_keeps_the_session_unchanged() -> None:
     session = InMemorySessionStore(60, 10).create(CONFIG)
-    session.run("step", epochs=3, since=-1, grid=10)
+    json.loads(session.run("step_json", epochs=3, since=-1, grid=10))
     weights = session.run("export")["params"]
 
     class Broken:

@@ -4,6 +4,8 @@ waiting for training."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import threading
@@ -47,7 +49,7 @@ def test_workers_train_exactly_like_the_server_process(workers) -> None:
     local = InMemorySessionStore(60, 10, trainers=LocalTrainers()).create(CONFIG)
     remote = InMemorySessionStore(60, 10, trainers=workers).create(CONFIG)
     for session in (local, remote):
-        session.run("step", epochs=5, since=-1, grid=10)
+        json.loads(session.run("step_json", epochs=5, since=-1, grid=10))
     assert remote.run("export") == local.run("export")
     assert remote.run("frame", since=2, grid=20) == local.run("frame", since=2, grid=20)
 

@@ -3,6 +3,8 @@ process stand for two app processes."""
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 import time
@@ -46,7 +48,7 @@ def _commands(store: RedisSessionStore, monkeypatch: pytest.MonkeyPatch) -> list
 def test_a_steady_player_costs_one_check_and_one_write_a_frame(stores, monkeypatch) -> None:
     store, _ = stores
     session = store.create(validate_config({"dataset": "xor"}))
-    session.run("step", **STEP)  # the trainer starts here
+    json.loads(session.run("step_json", **STEP))  # the trainer starts here
     trainer = session.kept.trainer
     sent = _commands(store, monkeypatch)
     for _ in range(10):
@@ -59,11 +61,11 @@ def test_a_steady_player_costs_one_check_and_one_write_a_frame(stores, monkeypat
 def test_another_process_reloads_the_trainer_only_when_its_version_moved(stores) -> None:
     first, second = stores
     session = first.create(validate_config({"dataset": "gauss", "seed": 3}))
-    assert session.run("step", **STEP)["epoch"] == 2
+    assert json.loads(session.run("step_json", **STEP))["epoch"] == 2
     there = second.get(session.id)
-    assert there.run("step", **STEP)["epoch"] == 4  # loaded from Redis
+    assert json.loads(there.run("step_json", **STEP))["epoch"] == 4  # loaded from Redis
     loaded = there.kept.trainer
-    assert there.run("step", **STEP)["epoch"] == 6 and there.kept.trainer is loaded
+    assert json.loads(there.run("step_json", **STEP))["epoch"] == 6 and there.kept.trainer is loaded
     assert session.run("info")["epoch"] == 6  # the first process's copy had moved on: reloaded
     assert session.run("frame", since=-1)["history"]["train_loss"] == there.run("frame", since=-1)["history"]["train_loss"]
 
@@ -75,7 +77,7 @@ def test_unstarted_sessions_hold_only_their_configuration_with_the_idle_expiry(s
     assert store.redis.hget(hash_key, "v") == b"0" and store.redis.hget(hash_key, "state") is None
     assert session.run("view")["epoch"] == 0 and store.redis.hget(hash_key, "state") is None
     assert 0 < store.redis.pttl(hash_key) <= TTL * 1000
-    session.run("step", **STEP)
+    json.loads(session.run("step_json", **STEP))
     assert 0 < store.redis.pttl(history_key) <= TTL * 1000 and store.redis.hget(hash_key, "v") == b"1"
     assert store.delete(session.id) and store.redis.exists(hash_key, history_key) == 0
     assert store.get(session.id) is None
@@ -84,17 +86,17 @@ def test_unstarted_sessions_hold_only_their_configuration_with_the_idle_expiry(s
 def test_a_lock_left_by_a_dead_process_delays_the_next_step_until_it_expires(stores) -> None:
     store, _ = stores
     session = store.create(validate_config({}))
-    session.run("step", **STEP)
+    json.loads(session.run("step_json", **STEP))
     store.redis.set(_keys(session.id)[1], "dead process", px=400)
     began = time.monotonic()
-    assert session.run("step", **STEP)["epoch"] == 4
+    assert json.loads(session.run("step_json", **STEP))["epoch"] == 4
     assert time.monotonic() - began >= 0.3
 
 
 def test_a_write_after_the_lock_expired_is_refused(stores) -> None:
     store, _ = stores
     session = store.create(validate_config({}))
-    session.run("step", **STEP)
+    json.loads(session.run("step_json", **STEP))
     store._lock_session(session.id, "mine")
     store.redis.set(_keys(session.id)[1], "another process")  # my lock expired and was taken
     with pytest.raises(SessionBusy):
@@ -105,10 +107,10 @@ def test_a_write_after_the_lock_expired_is_refused(stores) -> None:
 def test_a_session_gone_from_redis_is_gone_for_every_process(stores) -> None:
     first, second = stores
     session = first.create(validate_config({}))
-    session.run("step", **STEP)
+    json.loads(session.run("step_json", **STEP))
     second.delete(session.id)
     with pytest.raises(TrainerGone):
-        session.run("step", **STEP)
+        json.loads(session.run("step_json", **STEP))
 
 
 def test_the_embedded_store_never_imports_redis() -> None:
@@ -130,7 +132,7 @@ def test_redis_url_must_be_a_redis_address(monkeypatch, url: str) -> None:
 def test_a_step_whose_write_failed_is_not_kept(stores, monkeypatch) -> None:
     store, _ = stores
     session = store.create(validate_config({}))
-    session.run("step", **STEP)
+    json.loads(session.run("step_json", **STEP))
     commit = store._commit
 
     def unreachable(*args, **kwargs):
@@ -139,5 +141,5 @@ def test_a_step_whose_write_failed_is_not_kept(stores, monkeypatch) -> None:
 
     monkeypatch.setattr(store, "_commit", unreachable)
     with pytest.raises(StoreUnavailable):
-        session.run("step", **STEP)
+        json.loads(session.run("step_json", **STEP))
     assert session.run("info")["epoch"] == 2  # what Redis has, not the step that was never written
