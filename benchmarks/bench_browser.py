@@ -35,7 +35,6 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -47,7 +46,8 @@ from typing import Any, Iterator
 
 import httpx
 
-import machine_info  # beside this script
+import bench_server  # beside this script: stopping a server
+import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "d3789dd"
@@ -105,13 +105,7 @@ def server(tree: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        bench_server.stop_server(proc)
 
 
 @contextlib.contextmanager
