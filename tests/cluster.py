@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[1]
 NGINX_SITE = ROOT / "deploy" / "nginx.conf"
 APPS = 3
@@ -158,11 +160,6 @@ class Cluster:
 
     def close(self) -> None:
         for process in (self.nginx, *self.apps, self.redis):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            if process is not None:
+                stop(process)
         shutil.rmtree(self.dir, ignore_errors=True)

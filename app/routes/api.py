@@ -187,7 +187,7 @@ _PARTIAL_CONFIG = Body(
 _ERRORS = {422: {"model": Problems, "description": f"one message per bad field (at most {MAX_PROBLEMS})"},
            413: {"model": NotFound, "description": "the body is too large"}}
 _TOO_MANY = {429: {"model": NotFound, "description": "this address started too many sessions in the last minute"}}
-_SESSION_ERRORS = {404: {"model": NotFound, "description": "unknown, expired or lost session"},
+SESSION_ERRORS = {404: {"model": NotFound, "description": "unknown, expired or lost session"},
                    429: {"model": NotFound, "description": "the session has a request under way and one waiting"},
                    **_ERRORS}
 _CONFLICTS = {409: {"model": Problems, "description": "well formed, but does not fit the session as it is"}}
@@ -208,7 +208,7 @@ def _problem_list(errors: Iterable[FieldError]) -> list[dict[str, str]]:
     return listed
 
 
-def _refusal(errors: Iterable[FieldError], status: int = 422) -> HTTPException:
+def refusal(errors: Iterable[FieldError], status: int = 422) -> HTTPException:
     return HTTPException(status, _problem_list(errors))
 
 
@@ -242,7 +242,7 @@ BUSY = "this session already has a request under way and one waiting; wait for t
 SessionDep = Annotated[Session, Depends(_session)]
 
 
-def _config_view(session: Session) -> dict[str, Any]:
+def config_view(session: Session) -> dict[str, Any]:
     return {"config": session.config.model_dump(mode="json"), "query": session.config.to_query()}
 
 
@@ -259,32 +259,32 @@ def create_session(
         config = validate_config(changes or {}, strict=True)
         session = store.create(config)  # ConfigError too if its uploaded data is not here
     except ConfigError as exc:
-        raise _refusal(exc.errors, 409 if all(e.code in OWN_DATA_CONFLICTS for e in exc.errors) else 422) from None
+        raise refusal(exc.errors, 409 if all(e.code in OWN_DATA_CONFLICTS for e in exc.errors) else 422) from None
     with session.lock:
         session.start()  # an API session holds its trainer from the start
-        return {"id": session.id, **_config_view(session), "frame": session.frame(), "data": session.data()}
+        return {"id": session.id, **config_view(session), "frame": session.frame(), "data": session.data()}
 
 
-@router.get("/sessions/{id}", response_model=SessionInfo, responses=_SESSION_ERRORS,
+@router.get("/sessions/{id}", response_model=SessionInfo, responses=SESSION_ERRORS,
             summary="The session's configuration, epoch and latest metrics")
 def read_session(session: SessionDep) -> dict[str, Any]:
     with session.lock:
-        return {"id": session.id, **_config_view(session), **session.info()}
+        return {"id": session.id, **config_view(session), **session.info()}
 
 
-@router.patch("/sessions/{id}/config", response_model=ConfigChanged, responses={**_SESSION_ERRORS, **_CONFLICTS},
+@router.patch("/sessions/{id}/config", response_model=ConfigChanged, responses={**SESSION_ERRORS, **_CONFLICTS},
               summary="Change some settings, rebuilding only what the change needs")
 def change_config(session: SessionDep, changes: Annotated[ConfigChanges, _PARTIAL_CONFIG]) -> dict[str, Any]:
     with session.lock:
         try:
             config = session.config.with_changes(**changes)
         except ConfigError as exc:
-            raise _refusal(exc.errors, 409 if _valid_alone(changes) else 422) from None
+            raise refusal(exc.errors, 409 if _valid_alone(changes) else 422) from None
         try:
             rebuilt = session.apply(config)
         except ValueError as exc:
-            raise _refusal([engine_field_error(exc)], 409) from None
-        return {**_config_view(session), "rebuilt": rebuilt, "frame": session.frame(),
+            raise refusal([engine_field_error(exc)], 409) from None
+        return {**config_view(session), "rebuilt": rebuilt, "frame": session.frame(),
                 "data": session.data() if rebuilt == "data" else None}
 
 
@@ -301,7 +301,7 @@ def _encoded_frame(body: bytes, compressed: bool) -> Response:
 
 
 _FRAME_ANSWER = {200: {"description": "the frame (see docs/api.md)", "content": {"application/json": {}}},
-                 **_SESSION_ERRORS}
+                 **SESSION_ERRORS}
 
 
 @router.post("/sessions/{id}/step", response_class=Response, responses=_FRAME_ANSWER,
@@ -317,12 +317,12 @@ def step_arguments(app: FastAPI, body: StepBody) -> dict[str, Any]:
             "budget": app.state.settings.step_budget_ms / 1000}
 
 
-@router.post("/sessions/{id}/reset", response_model=ResetAnswer, responses=_SESSION_ERRORS,
+@router.post("/sessions/{id}/reset", response_model=ResetAnswer, responses=SESSION_ERRORS,
              summary="Back to the initial weights (a new seed also draws new data)")
 def reset(session: SessionDep, body: ResetBody = ResetBody()) -> dict[str, Any]:
     with session.lock:
         session.reset(body.seed)
-        return {**_config_view(session), "frame": session.frame(), "data": session.data()}
+        return {**config_view(session), "frame": session.frame(), "data": session.data()}
 
 
 @router.get("/sessions/{id}/frame", response_class=Response, responses=_FRAME_ANSWER,
@@ -346,20 +346,20 @@ def _edit(session: Session, body: _Body, edit: Callable[..., Frame]) -> Frame:
             return edit(**body.model_dump())
         except ValueError as exc:
             named = isinstance(exc, InvalidValue) and exc.field in type(body).model_fields
-            raise _refusal([FieldError(exc.field if named else "body", str(exc))], 409) from None
+            raise refusal([FieldError(exc.field if named else "body", str(exc))], 409) from None
 
 
-@router.put("/sessions/{id}/weight", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one weight by hand")
+@router.put("/sessions/{id}/weight", responses={**SESSION_ERRORS, **_CONFLICTS}, summary="Set one weight by hand")
 def set_weight(session: SessionDep, body: WeightBody) -> Frame:
     return _edit(session, body, session.set_weight)
 
 
-@router.put("/sessions/{id}/bias", responses={**_SESSION_ERRORS, **_CONFLICTS}, summary="Set one bias by hand")
+@router.put("/sessions/{id}/bias", responses={**SESSION_ERRORS, **_CONFLICTS}, summary="Set one bias by hand")
 def set_bias(session: SessionDep, body: BiasBody) -> Frame:
     return _edit(session, body, session.set_bias)
 
 
-@router.get("/sessions/{id}/model", responses=_SESSION_ERRORS,
+@router.get("/sessions/{id}/model", responses=SESSION_ERRORS,
             summary="Download the configuration and the whole trainer state as JSON (load it back with POST)")
 def export_model(session: SessionDep) -> Response:
     with session.lock:
@@ -370,7 +370,7 @@ def export_model(session: SessionDep) -> Response:
     return JSONResponse(content, headers={"Content-Disposition": 'attachment; filename="playground-model.json"'})
 
 
-@router.delete("/sessions/{id}", status_code=204, responses=_SESSION_ERRORS,
+@router.delete("/sessions/{id}", status_code=204, responses=SESSION_ERRORS,
                summary="Delete the session")
 def delete_session(store: Annotated[SessionStore, Depends(get_store)], session: SessionDep) -> Response:
     store.delete(session.id)

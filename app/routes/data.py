@@ -26,7 +26,7 @@ from app.model_file import MAX_MODEL_BYTES, MODEL_FORMAT, MODEL_VERSION, read_mo
 from app.own_data import check_saved_data
 from app.page_model import first_dataset_of
 from app.points import LEVELS, MAX_DRAWN_POINTS, POINTS_VERSION, PROBLEM_CODES, VALUE_ZERO
-from app.routes.api import _SESSION_ERRORS, SessionDep, _config_view, _refusal
+from app.routes.api import SESSION_ERRORS, SessionDep, config_view, refusal
 from app.routes.pages import _drop_choices_the_problem_refuses, _render, _with_url, templates
 from app.sessions import Session, SessionStore, get_store
 from app.tfpg import page_link
@@ -126,17 +126,17 @@ async def _api(action: Callable[[], Any]) -> Any:
     try:
         return await run_in_threadpool(action)
     except ConfigError as exc:
-        raise _refusal(exc.errors) from None
+        raise refusal(exc.errors) from None
     except Unstorable as exc:
         raise HTTPException(503, str(exc)) from None
 
 
 def _view(session: Session) -> dict[str, Any]:
     with session.lock:
-        return {**_config_view(session), "frame": session.frame(), "data": session.data()}
+        return {**config_view(session), "frame": session.frame(), "data": session.data()}
 
 
-@router.get("/api/sessions/{id}/model.py", responses=_SESSION_ERRORS, tags=["data"],
+@router.get("/api/sessions/{id}/model.py", responses=SESSION_ERRORS, tags=["data"],
             response_class=Response, summary="The trained network as a standalone Python script (NumPy only)")
 def model_script(session: SessionDep) -> Response:
     with session.lock:
@@ -153,7 +153,7 @@ _MODEL_BODY = {"requestBody": {"required": True, "content": {"application/json":
 }}}}}
 
 
-@router.post("/api/sessions/{id}/model", responses=_SESSION_ERRORS, openapi_extra=_MODEL_BODY, tags=["data"],
+@router.post("/api/sessions/{id}/model", responses=SESSION_ERRORS, openapi_extra=_MODEL_BODY, tags=["data"],
              summary="Load a downloaded model back and carry on training where it stopped")
 async def load_model(request: Request, session: SessionDep) -> dict[str, Any]:
     raw = await _api_body(request, MAX_MODEL_BYTES)
@@ -164,7 +164,7 @@ async def load_model(request: Request, session: SessionDep) -> dict[str, Any]:
 _CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
-@router.post("/api/sessions/{id}/data", responses=_SESSION_ERRORS, openapi_extra=_CSV_BODY, tags=["data"],
+@router.post("/api/sessions/{id}/data", responses=SESSION_ERRORS, openapi_extra=_CSV_BODY, tags=["data"],
              summary="Train on your own data: a CSV file of x1, x2 and a label or target")
 async def upload_data(
     request: Request,
@@ -172,7 +172,7 @@ async def upload_data(
     problem: Annotated[Literal[PROBLEMS] | None, Query(description="force the kind of label")] = None,  # type: ignore[valid-type]
 ) -> dict[str, Any]:
     if request.headers.get("content-type", "").startswith("multipart/"):
-        raise _refusal([FieldError("body", "send the file itself as the body (text/csv), as "
+        raise refusal([FieldError("body", "send the file itself as the body (text/csv), as "
                                            "curl --data-binary @points.csv does, not as a form")])
     body = await _api_body(request, MAX_CSV_BYTES)
     read = await _api(lambda: _use_upload(session, request.app.state.datastore, body, problem))
@@ -184,10 +184,10 @@ async def _api_body(request: Request, limit: int) -> bytes:
     try:
         return await _body(request, limit)
     except ConfigError as exc:
-        raise _refusal(exc.errors) from None
+        raise refusal(exc.errors) from None
 
 
-@router.get("/api/sessions/{id}/data.csv", responses=_SESSION_ERRORS, response_class=Response, tags=["data"],
+@router.get("/api/sessions/{id}/data.csv", responses=SESSION_ERRORS, response_class=Response, tags=["data"],
             summary="The current data as CSV: x1, x2, label (class id or target) and split (train/test)")
 def download_data(session: SessionDep) -> Response:
     with session.lock:

@@ -21,6 +21,8 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -104,12 +106,7 @@ def base_url() -> Iterator[str]:
         _SERVER.update(process=process, log=log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
         data_dir.cleanup()
 
