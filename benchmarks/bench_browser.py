@@ -25,6 +25,12 @@ Per run:
   This is wall time: on a loaded machine it includes time the thread waited for a core.
 - ``cpu_ms_per_frame``: the main thread's CPU time per visible frame, from a trace (category
   ``toplevel``: the thread time of its outermost tasks): the work itself, whatever the load.
+
+``--cpu-slowdown N`` slows both pages' renderers N times (DevTools' CPU throttling,
+``Emulation.setCPUThrottlingRate``, as Lighthouse does to stand for a slower device): the
+machines this project runs on differ by 3×, and a page that already draws at every screen
+refresh on a fast machine shows its gain only where the baseline is slower. The report says
+which slowdown was used.
 """
 
 from __future__ import annotations
@@ -122,8 +128,9 @@ def baseline_tree(commit: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def play(browser: Any, url: str, seconds: float, trace: Path) -> dict[str, float]:
-    """One fresh page of ``url``: press play, let it run ``seconds``, pause; its figures."""
+def play(browser: Any, url: str, seconds: float, trace: Path, cpu_slowdown: float = 1) -> dict[str, float]:
+    """One fresh page of ``url``: press play, let it run ``seconds``, pause; its figures. The
+    renderer runs ``cpu_slowdown`` times slower from the moment the page has loaded."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
@@ -132,6 +139,7 @@ def play(browser: Any, url: str, seconds: float, trace: Path) -> dict[str, float
         page.wait_for_timeout(500)  # the first frame drawn, the page idle
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
         page.evaluate(COUNT_FRAMES)
         epoch0 = page.evaluate(EPOCH)
         browser.start_tracing(page=page, path=str(trace), categories=["toplevel"])
@@ -184,7 +192,7 @@ def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
             "runs": [{k: round(v, 3) for k, v in r.items()} for r in runs]}
 
 
-def measure(seconds: float, rounds: int, commit: str) -> dict[str, Any]:
+def measure(seconds: float, rounds: int, commit: str, cpu_slowdown: float = 1) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     runs: dict[str, dict[str, list]] = {name: {"baseline": [], "new": []} for name in SETUPS}
@@ -199,7 +207,7 @@ def measure(seconds: float, rounds: int, commit: str) -> dict[str, Any]:
                     for _ in range(rounds):
                         for name, path in SETUPS.items():
                             for which, url in (("baseline", old_url), ("new", new_url)):
-                                runs[name][which].append(play(browser, url + path, seconds, trace))
+                                runs[name][which].append(play(browser, url + path, seconds, trace, cpu_slowdown))
             finally:
                 browser.close()
     results: dict[str, Any] = {}
@@ -216,17 +224,21 @@ def measure(seconds: float, rounds: int, commit: str) -> dict[str, Any]:
     return results
 
 
-def targets(results: dict[str, Any]) -> dict[str, Any]:
+def targets(results: dict[str, Any], cpu_slowdown: float) -> dict[str, Any]:
+    """The issue's targets; the main thread's budget is a real machine's, so it is checked only
+    when the renderer is not slowed."""
     checks = {f"{name}.frames_per_s_ratio": (results[name]["frames_per_s_ratio"], ">=", goal)
               for name, goal in TARGETS.items()}
-    checks["default.new.cpu_ms_per_frame"] = (results["default"]["new"]["cpu_ms_per_frame"], "<=", DEFAULT_BUSY_TARGET_MS)
+    if cpu_slowdown == 1:
+        checks["default.new.cpu_ms_per_frame"] = (results["default"]["new"]["cpu_ms_per_frame"], "<=", DEFAULT_BUSY_TARGET_MS)
     return {key: {"value": value, "target": f"{op} {goal}", "met": value >= goal if op == ">=" else value <= goal}
             for key, (value, op, goal) in checks.items()}
 
 
 def table(report: dict[str, Any]) -> str:
     lines = [f"{report['date']}  {report['machine']['cpu']}  ({report['machine']['nproc']} cores), "
-             f"{report['seconds']} s per run, {report['rounds']} rounds, baseline {report['baseline']}",
+             f"{report['seconds']} s per run, {report['rounds']} rounds, baseline {report['baseline']}, "
+             f"renderer slowed {report['cpu_slowdown']}×",
              f"{'setup':8} {'page':9} {'frames/s':>9} {'epochs/s':>9} {'busy ms/frame':>14} {'busy share':>11} {'cpu ms/frame':>13}"]
     for name in SETUPS:
         for which in ("baseline", "new"):
@@ -246,22 +258,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="seconds of play per run (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each page and set-up (default 2)")
     parser.add_argument("--baseline", default=BASELINE, help=f"the commit to compare with (default {BASELINE})")
+    parser.add_argument("--cpu-slowdown", type=float, default=1,
+                        help="slow both renderers this many times, as a slower machine (default 1: not slowed)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    if not 1 <= args.seconds <= 60 or not 1 <= args.rounds <= 5:
-        parser.error("--seconds must be 1..60 and --rounds 1..5")
+    if not 1 <= args.seconds <= 60 or not 1 <= args.rounds <= 5 or not 1 <= args.cpu_slowdown <= 10:
+        parser.error("--seconds must be 1..60, --rounds 1..5 and --cpu-slowdown 1..10")
     started = time.perf_counter()
-    results = measure(args.seconds, args.rounds, args.baseline)
+    results = measure(args.seconds, args.rounds, args.baseline, args.cpu_slowdown)
     report = {
         "date": datetime.date.today().isoformat(),
         "machine": machine_info.machine(),
         "baseline": args.baseline,
         "seconds": args.seconds,
         "rounds": args.rounds,
+        "cpu_slowdown": args.cpu_slowdown,
         **results,
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    report["targets"] = targets(results)
+    report["targets"] = targets(results, args.cpu_slowdown)
     print(json.dumps(report, indent=1) if args.json else table(report))
 
 
