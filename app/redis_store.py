@@ -43,7 +43,8 @@ from typing import Any, Callable
 import numpy as np
 import redis
 
-from app.config import MAX_HISTORY_POINTS, PlaygroundConfig
+from app.config import MAX_HISTORY_POINTS, ConfigError, PlaygroundConfig
+from app.datastore import checked, read_stored, stored_form
 from app.own_data import own_dataset
 from app.sessions import (
     CLIENT,
@@ -58,6 +59,7 @@ from app.sessions import (
     _Turns,
 )
 from app.trainers import OPERATIONS, TrainerGone
+from engine.datasets import Dataset
 from engine.trainer import History, Trainer, compile_training
 
 # Operations that change the trainer: their answer is committed before it is sent.
@@ -97,6 +99,18 @@ redis.call('pexpire', KEYS[3], ARGV[2])
 redis.call('del', KEYS[2])
 return version
 """
+
+
+def call(command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """One Redis command; an unreachable Redis is ``StoreUnavailable`` (503 for the API)."""
+    try:
+        return command(*args, **kwargs)
+    except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
 
 
 def _keys(session_id: str) -> tuple[str, str, str]:
@@ -207,8 +221,7 @@ class RedisSessionStore(SessionStore):
 
     def __init__(self, url: str, ttl_seconds: float, lock_seconds: float,
                  starts_per_minute: int | None = None, threads: int = 16, own_data: OwnData = own_dataset) -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
-                                          health_check_interval=30)
+        self.redis = _client(url)
         self.ttl_ms = int(ttl_seconds * 1000)
         self.lock_ms = int(lock_seconds * 1000)
         self.lock_seconds = lock_seconds
@@ -223,13 +236,7 @@ class RedisSessionStore(SessionStore):
 
     # -- Redis calls ------------------------------------------------------------------------------
 
-    @staticmethod
-    def call(command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One Redis command; an unreachable Redis is ``StoreUnavailable`` (503 for the API)."""
-        try:
-            return command(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+    call = staticmethod(call)
 
     # -- the SessionStore interface ----------------------------------------------------------------
 
@@ -253,8 +260,11 @@ class RedisSessionStore(SessionStore):
         config, owner = self.call(self.redis.hmget, _keys(session_id)[0], ["config", "owner"])
         if config is None:
             return None
-        session = RedisSession(session_id, PlaygroundConfig.model_validate_json(config), self,
-                               owner.decode() or None if owner else None)
+        try:
+            session = RedisSession(session_id, PlaygroundConfig.model_validate_json(config), self,
+                                   owner.decode() or None if owner else None)
+        except ConfigError:  # its uploaded data is gone from Redis: as good as expired
+            return None
         self._keep(session)
         return session
 
@@ -407,3 +417,28 @@ class RedisSessionStore(SessionStore):
             count, _ = self.call(pipe.execute)
         if count > self.starts_per_minute:
             raise TooManySessions(60 - int(time.time()) % 60)
+
+
+class RedisDataStore:
+    """Uploaded sets in Redis (app/datastore.py ``DataStore``): ``pg:data:<hash>`` holds a set's
+    canonical CSV, kept ``ttl_seconds`` after it was last stored or read, so that a link works
+    from any app process for as long as it is used."""
+
+    def __init__(self, url: str, ttl_seconds: int) -> None:
+        self.redis = _client(url)
+        self.ttl_seconds = ttl_seconds
+
+    @staticmethod
+    def key(digest: str) -> str:
+        return f"pg:data:{checked(digest)}"
+
+    def put(self, dataset: Dataset) -> str:
+        digest, content = stored_form(dataset)
+        call(self.redis.set, self.key(digest), content, ex=self.ttl_seconds)
+        return digest
+
+    def get(self, digest: str) -> Dataset:
+        content = call(self.redis.getex, self.key(digest), ex=self.ttl_seconds)
+        if content is None:
+            raise LookupError(digest)
+        return read_stored(digest, content)

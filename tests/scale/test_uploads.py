@@ -1,0 +1,80 @@
+"""Uploaded files with Redis: a file uploaded to one app process opens from its link on every
+other one (each has its own DATA_DIR, as on separate machines, and none is used), is kept while
+it is used, and a link to a file Redis no longer has opens with a clear message, never a 5xx."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import httpx
+import numpy as np
+import pytest
+import redis
+
+from app.settings import Settings
+from tests.cluster import APPS, Cluster
+
+POINTS = np.random.default_rng(11).uniform(-5, 5, size=(60, 2))
+CSV = "x1,x2,label\n" + "".join(f"{a!r},{b!r},{int(a * b > 0)}\n" for a, b in POINTS.tolist())
+TTL_SECONDS = Settings().data_ttl_days * 24 * 3600
+MISSING = "this server does not have the data of this link"
+
+
+@pytest.fixture
+def apps(cluster: Cluster) -> Iterator[list[httpx.Client]]:
+    """A client for each app process itself, not through nginx."""
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) for port in cluster.app_ports]
+    yield clients
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def store(cluster: Cluster) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(cluster.redis_url)
+    yield client
+    client.close()
+
+
+def _upload(app: httpx.Client) -> dict[str, Any]:
+    session = app.post("/api/sessions", json={"dataset": "xor"}).json()["id"]
+    answer = app.post(f"/api/sessions/{session}/data", content=CSV, headers={"content-type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    return {"session": session, **answer.json()}
+
+
+def test_a_file_uploaded_to_one_process_opens_from_its_link_on_every_other(cluster, apps, client, store) -> None:
+    uploaded = _upload(apps[0])
+    digest = uploaded["config"]["data"]
+    key = f"pg:data:{digest}"
+    assert 0 < store.ttl(key) <= TTL_SECONDS
+    assert not any(cluster.data_dir(i).exists() and any(cluster.data_dir(i).rglob("*.csv")) for i in range(APPS))
+    store.expire(key, 100)
+    for app in (*apps[1:], client):  # the other two processes, and whichever nginx picks
+        page = app.get(f"/?{uploaded['query']}&lang=en")
+        assert page.status_code == 200 and "Training on the data you uploaded" in page.text and MISSING not in page.text
+        opened = app.post("/api/sessions", json=uploaded["config"])
+        assert opened.status_code == 201, opened.text
+        assert opened.json()["data"] == uploaded["data"]  # the same points, the same split
+    assert store.ttl(key) > TTL_SECONDS - 60  # opening it kept it for another DATA_TTL_DAYS
+
+
+def test_a_link_to_an_expired_file_opens_with_a_message_not_an_error(cluster, apps, client, store) -> None:
+    uploaded = _upload(apps[0])
+    store.delete(f"pg:data:{uploaded['config']['data']}")  # what its expiry does
+    page = apps[1].get(f"/?{uploaded['query']}&lang=en")
+    assert page.status_code == 200 and MISSING in page.text and "Training on the data you uploaded" not in page.text
+    page = apps[1].get(f"/?{uploaded['query']}&lang=es")
+    assert page.status_code == 200 and "este servidor no tiene los datos de este enlace" in page.text
+    created = client.post("/api/sessions", json=uploaded["config"])
+    assert created.status_code == 409 and created.json()["detail"][0]["field"] == "data"
+    # The session that trained on it is, for a process that had not kept it, as good as expired.
+    assert apps[2].get(f"/api/sessions/{uploaded['session']}").status_code == 404
+    # Its page's next change rebuilds it from the form, and says why the data is not there.
+    fields = httpx.QueryParams(uploaded["query"])
+    form = {**{name: fields.get_list(name) for name in fields}, "lang": "en"}
+    form = apps[2].post(f"/s/{uploaded['session']}/config", data=form, headers={"HX-Request": "true"})
+    assert form.status_code == 200 and MISSING in form.text
+    # Uploading the file again brings the link back.
+    assert _upload(apps[2])["config"]["data"] == uploaded["config"]["data"]
+    assert client.post("/api/sessions", json=uploaded["config"]).status_code == 201
