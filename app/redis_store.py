@@ -8,15 +8,16 @@ Imported only when ``REDIS_URL`` is set; the embedded store (app/sessions.py) ne
 and ``state`` (weights, optimizer, random generator, counters: a few hundred bytes);
 ``pg:{id}:h`` the history, rows of an epoch and its four series (``HISTORY_ROW`` bytes), extended
 in place by each step; ``pg:{id}:lock`` the lock, held while an operation runs. Every write renews
-the expiry of the hash and the history to the session's idle timeout.
+the expiry of the hash and the history to the session's idle timeout. Uploaded files are apart,
+under ``pg:data:<hash>``, with their own expiry (``RedisDataStore``).
 
 **The history is bounded**: up to ``STORED_ROWS`` epochs it is stored whole, one exact row an
 epoch; beyond, the commit that would pass ``STORED_ROWS`` rewrites it as the older epochs thinned
 to ``MAX_HISTORY_POINTS`` rows (``History.window``: each bucket's lowest and highest value, so
 the curve keeps every dip and spike) and the last ``EXACT_TAIL`` epochs exact, and steps extend
 that again. A process that loads it gets one entry an epoch back (``History.from_dict``), and the
-curve it draws is, to the eye, the one the page had. So a session holds at most ``STORED_ROWS`` rows whatever
-its epoch, a step writes only its new rows, and one step in about
+curve it draws is, to the eye, the one the page had. So a session holds at most ``STORED_ROWS``
+rows whatever its epoch, a step writes only its new rows, and one step in about
 ``STORED_ROWS - MAX_HISTORY_POINTS - EXACT_TAIL`` epochs writes the bounded history whole.
 
 **One operation** is two round trips: ``ACQUIRE`` takes the lock and answers the version; the

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 import redis
 
+from app.config import ConfigError
+from app.csv_data import MAX_CSV_BYTES
+from app.datastore import DataStore, DiskDataStore
+from app.redis_store import RedisDataStore
 from app.settings import Settings
+from engine.datasets import dataset_from_arrays
 from tests.cluster import APPS, Cluster
 
 POINTS = np.random.default_rng(11).uniform(-5, 5, size=(60, 2))
@@ -78,3 +83,26 @@ def test_a_link_to_an_expired_file_opens_with_a_message_not_an_error(cluster, ap
     # Uploading the file again brings the link back.
     assert _upload(apps[2])["config"]["data"] == uploaded["config"]["data"]
     assert client.post("/api/sessions", json=uploaded["config"]).status_code == 201
+
+
+def test_a_stored_set_is_at_most_an_uploaded_file_wherever_it_lives(cluster, tmp_path) -> None:
+    rows = MAX_CSV_BYTES // 20  # about twice the limit: a model file may carry a set larger than any upload
+    big = dataset_from_arrays(np.random.default_rng(1).uniform(-5, 5, (rows, 2)), np.arange(rows) % 2, "binary")
+    stores: list[DataStore] = [DiskDataStore(tmp_path), RedisDataStore(cluster.redis_url, 60)]
+    for store in stores:
+        with pytest.raises(ConfigError) as refused:
+            store.put(big)
+        assert refused.value.errors[0].code == "file_too_big"
+        digest = store.put(dataset_from_arrays(POINTS, (POINTS[:, 0] > 0).astype(int), "binary"))
+        assert np.array_equal(store.get(digest).x, POINTS)
+    assert not any(tmp_path.rglob("*.part"))
+
+
+@pytest.mark.parametrize(("value", "days"), [("", 30), ("7", 7), ("0", None), ("a week", None)])
+def test_data_ttl_days_is_a_whole_number_of_days(monkeypatch, value: str, days: int | None) -> None:
+    monkeypatch.setenv("DATA_TTL_DAYS", value)
+    if days is None:
+        with pytest.raises(ValueError, match="DATA_TTL_DAYS"):
+            Settings.from_env()
+    else:
+        assert Settings.from_env().data_ttl_days == days
