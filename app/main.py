@@ -34,7 +34,7 @@ def make_session_store(settings: Settings, datastore: DataStore) -> SessionStore
 
         return RedisSessionStore(settings.redis_url, settings.session_ttl_seconds,
                                  settings.request_deadline_seconds, settings.session_starts_per_minute,
-                                 own_data=own_data)
+                                 own_data=own_data, datastore=datastore)
     return InMemorySessionStore(
         settings.session_ttl_seconds, settings.max_sessions,
         trainers=make_trainers(settings.workers, settings.request_deadline_seconds),

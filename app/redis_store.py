@@ -45,7 +45,7 @@ import numpy as np
 import redis
 
 from app.config import MAX_HISTORY_POINTS, ConfigError, PlaygroundConfig
-from app.datastore import checked, read_stored, stored_form
+from app.datastore import DataStore, checked, data_hash, read_stored, stored_form
 from app.own_data import own_dataset
 from app.sessions import (
     CLIENT,
@@ -60,7 +60,7 @@ from app.sessions import (
     _Turns,
 )
 from app.trainers import OPERATIONS, TrainerGone
-from engine.datasets import Dataset
+from engine.datasets import Dataset, dataset_from_dict
 from engine.trainer import History, Trainer, compile_training
 
 # Operations that change the trainer: their answer is committed before it is sent.
@@ -221,13 +221,15 @@ class RedisSessionStore(SessionStore):
     expiry (docs/scale-out.md); trainers started per client and minute are counted in Redis."""
 
     def __init__(self, url: str, ttl_seconds: float, lock_seconds: float,
-                 starts_per_minute: int | None = None, threads: int = 16, own_data: OwnData = own_dataset) -> None:
+                 starts_per_minute: int | None = None, threads: int = 16, own_data: OwnData = own_dataset,
+                 datastore: DataStore | None = None) -> None:
         self.redis = _client(url)
         self.ttl_ms = int(ttl_seconds * 1000)
         self.lock_ms = int(lock_seconds * 1000)
         self.lock_seconds = lock_seconds
         self.starts_per_minute = starts_per_minute
         self.own_data = own_data  # the drawn or uploaded set a configuration names (app/own_data.py)
+        self.datastore = datastore  # where own_data finds uploaded sets, to store one again
         compile_training()  # the trainers run in this process: compiled before it serves a step
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._commit = self.redis.register_script(_COMMIT)
@@ -258,16 +260,35 @@ class RedisSessionStore(SessionStore):
             if session is not None:
                 self._sessions.move_to_end(session_id)
                 return session  # whether Redis still has it, its next operation finds out
-        config, owner = self.call(self.redis.hmget, _keys(session_id)[0], ["config", "owner"])
-        if config is None:
+        raw, stored_owner = self.call(self.redis.hmget, _keys(session_id)[0], ["config", "owner"])
+        if raw is None:
             return None
+        config = PlaygroundConfig.model_validate_json(raw)
+        owner = stored_owner.decode() or None if stored_owner else None
         try:
-            session = RedisSession(session_id, PlaygroundConfig.model_validate_json(config), self,
-                                   owner.decode() or None if owner else None)
-        except ConfigError:  # its uploaded data is gone from Redis: as good as expired
-            return None
+            session = RedisSession(session_id, config, self, owner)
+        except ConfigError as exc:
+            if not self._restore_data(session_id, config, exc):
+                return None  # unstarted, and its uploaded file is gone: as good as expired
+            session = RedisSession(session_id, config, self, owner)
         self._keep(session)
         return session
+
+    def _restore_data(self, session_id: str, config: PlaygroundConfig, missing: ConfigError) -> bool:
+        """The uploaded file a session's configuration names is gone from Redis (expired, or
+        evicted under memory pressure): a started session stores it again from its trainer's own
+        copy, so that it, and every link to the file, work again. Whether it could."""
+        if self.datastore is None or not any(e.code == "data_missing" for e in missing.errors):
+            return False
+        saved = self.call(self.redis.hget, _keys(session_id)[0], "setup")
+        custom = json.loads(saved)["custom_data"] if saved else None
+        if custom is None:
+            return False
+        dataset = dataset_from_dict(custom)
+        if data_hash(dataset) != config.data:
+            return False
+        self.datastore.put(dataset)
+        return True
 
     def delete(self, session_id: str) -> bool:
         self.forget(session_id)
