@@ -32,6 +32,7 @@ continues from the last answered frame. A commit whose lock had expired is refus
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import secrets
 import threading
@@ -456,7 +457,10 @@ class RedisDataStore:
 
     def put(self, dataset: Dataset) -> str:
         digest, content = stored_form(dataset)
-        call(self.redis.set, self.key(digest), content, ex=self.ttl_seconds)
+        try:
+            call(self.redis.set, self.key(digest), content, ex=self.ttl_seconds)
+        except redis.ResponseError as exc:  # out of memory (maxmemory with nothing to evict)
+            raise OSError(errno.ENOSPC, str(exc)) from exc
         return digest
 
     def get(self, digest: str) -> Dataset:

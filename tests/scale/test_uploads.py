@@ -97,6 +97,19 @@ def test_a_session_that_trained_on_an_expired_file_stores_it_again(cluster, apps
     assert client.post("/api/sessions", json=uploaded["config"]).json()["data"] == uploaded["data"]
 
 
+def test_a_full_redis_refuses_an_upload_with_503_not_an_error(client, store) -> None:
+    session = client.post("/api/sessions", json={}).json()["id"]
+    policy, limit = store.config_get("maxmemory-policy")["maxmemory-policy"], store.config_get("maxmemory")["maxmemory"]
+    store.config_set("maxmemory-policy", "noeviction")
+    store.config_set("maxmemory", 1)  # full: nothing may be written
+    try:
+        answer = client.post(f"/api/sessions/{session}/data", content=CSV, headers={"content-type": "text/csv"})
+    finally:
+        store.config_set("maxmemory", limit)
+        store.config_set("maxmemory-policy", policy)
+    assert answer.status_code == 503 and "cannot store uploaded data" in answer.json()["detail"]
+
+
 def test_a_stored_set_is_at_most_an_uploaded_file_wherever_it_lives(cluster, tmp_path) -> None:
     rows = MAX_CSV_BYTES // 20  # about twice the limit: a model file may carry a set larger than any upload
     big = dataset_from_arrays(np.random.default_rng(1).uniform(-5, 5, (rows, 2)), np.arange(rows) % 2, "binary")
