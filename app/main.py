@@ -12,7 +12,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.datastore import DataStore
+from app.datastore import DataStore, make_datastore
 from app.own_data import own_dataset
 from app.paths import STATIC_DIR
 from app.routes import api, classroom, data, errors, pages, stream
@@ -34,7 +34,7 @@ def make_session_store(settings: Settings, datastore: DataStore) -> SessionStore
 
         return RedisSessionStore(settings.redis_url, settings.session_ttl_seconds,
                                  settings.request_deadline_seconds, settings.session_starts_per_minute,
-                                 own_data=own_data)
+                                 own_data=own_data, datastore=datastore)
     return InMemorySessionStore(
         settings.session_ttl_seconds, settings.max_sessions,
         trainers=make_trainers(settings.workers, settings.request_deadline_seconds),
@@ -44,7 +44,7 @@ def make_session_store(settings: Settings, datastore: DataStore) -> SessionStore
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    datastore = DataStore(settings.data_dir)
+    datastore = make_datastore(settings)
     store = make_session_store(settings, datastore)
 
     @asynccontextmanager

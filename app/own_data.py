@@ -3,8 +3,8 @@ operation that moves a trainer to a configuration together with its data.
 
 The configuration only names the data (``points=...`` carries a drawn set itself, ``data=<hash>``
 an uploaded one), so the same link gives the same data. Looking an uploaded set up needs the
-disk, so it happens here, in the server process, and the dataset travels to the trainer with the
-engine's Setup.
+data store (app/datastore.py: the disk, or Redis), so it happens here, in the server process,
+and the dataset travels to the trainer with the engine's Setup.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def own_dataset(config: PlaygroundConfig, store: DataStore | None = None) -> Dat
             raise LookupError(config.data)
         dataset = store.get(config.data)
     except LookupError:
-        raise ConfigError([FieldError("data", "this server has no uploaded data with that hash; upload the file again",
+        raise ConfigError([FieldError("data", "this server has no uploaded data with that hash (never uploaded, or expired); "
+                                              "upload the file again",
                                       "data_missing")]) from None
     except (OSError, ValueError) as exc:
         raise ConfigError([FieldError("data", f"the stored data cannot be read: {exc}", "data_unreadable")]) from None

@@ -6,9 +6,19 @@ Imported only when ``REDIS_URL`` is set; the embedded store (app/sessions.py) ne
 ``pg:{id}`` a hash: ``config`` (the PlaygroundConfig as JSON), ``owner``, ``v`` (the version,
 0 while unstarted), ``setup`` (the trainer's setup and uploaded data, written when they change)
 and ``state`` (weights, optimizer, random generator, counters: a few hundred bytes);
-``pg:{id}:h`` the history, 32 bytes an epoch (four float64), extended in place by each step;
-``pg:{id}:lock`` the lock, held while an operation runs. Every write renews the expiry of the
-hash and the history to the session's idle timeout.
+``pg:{id}:h`` the history, rows of an epoch and its four series (``HISTORY_ROW`` bytes), extended
+in place by each step; ``pg:{id}:lock`` the lock, held while an operation runs. Every write renews
+the expiry of the hash and the history to the session's idle timeout. Uploaded files are apart,
+under ``pg:data:<hash>``, with their own expiry (``RedisDataStore``).
+
+**The history is bounded**: up to ``STORED_ROWS`` epochs it is stored whole, one exact row an
+epoch; beyond, the commit that would pass ``STORED_ROWS`` rewrites it as the older epochs thinned
+to ``MAX_HISTORY_POINTS`` rows (``History.window``: each bucket's lowest and highest value, so
+the curve keeps every dip and spike) and the last ``EXACT_TAIL`` epochs exact, and steps extend
+that again. A process that loads it gets one entry an epoch back (``History.from_dict``), and the
+curve it draws is, to the eye, the one the page had. So a session holds at most ``STORED_ROWS``
+rows whatever its epoch, a step writes only its new rows, and one step in about
+``STORED_ROWS - MAX_HISTORY_POINTS - EXACT_TAIL`` epochs writes the bounded history whole.
 
 **One operation** is two round trips: ``ACQUIRE`` takes the lock and answers the version; the
 process reuses the trainer it keeps in memory when it has that version (a steady player) and
@@ -21,6 +31,8 @@ continues from the last answered frame. A commit whose lock had expired is refus
 
 from __future__ import annotations
 
+import copy
+import errno
 import json
 import secrets
 import threading
@@ -33,7 +45,8 @@ from typing import Any, Callable
 import numpy as np
 import redis
 
-from app.config import PlaygroundConfig
+from app.config import MAX_HISTORY_POINTS, ConfigError, PlaygroundConfig
+from app.datastore import DataStore, checked, data_hash, read_stored, stored_form
 from app.own_data import own_dataset
 from app.sessions import (
     CLIENT,
@@ -48,6 +61,7 @@ from app.sessions import (
     _Turns,
 )
 from app.trainers import OPERATIONS, TrainerGone
+from engine.datasets import Dataset, dataset_from_dict
 from engine.trainer import History, Trainer, compile_training
 
 # Operations that change the trainer: their answer is committed before it is sent.
@@ -55,7 +69,11 @@ CHANGING = frozenset({"create", "apply", "reset", "step_json", "step_stream", "s
                       "load"})
 STEPS = frozenset({"step_json", "step_stream"})  # they only extend the history
 HISTORY_SERIES = tuple(f.name for f in fields(History))  # train and test loss and metric
-HISTORY_ROW = len(HISTORY_SERIES) * 8  # float64 each
+# A stored history row: its epoch, then the series (thinned rows are not one an epoch).
+_ROW = np.dtype([("epoch", "<i8"), *((name, "<f8") for name in HISTORY_SERIES)])
+HISTORY_ROW = _ROW.itemsize
+STORED_ROWS = 4000  # history rows a session holds in Redis at most (160 kB)
+EXACT_TAIL = 500  # the last epochs, kept exact when the older ones are thinned
 SESSIONS_KEPT = 1000  # sessions (and their trainers) each process keeps in memory, least recent out
 LOCK_POLL_SECONDS = 0.003  # first wait for a busy lock, doubled up to 0.05 s
 
@@ -85,30 +103,72 @@ return version
 """
 
 
+def call(command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """One Redis command; an unreachable Redis is ``StoreUnavailable`` (503 for the API)."""
+    try:
+        return command(*args, **kwargs)
+    except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+
+
 def _keys(session_id: str) -> tuple[str, str, str]:
     """The session's hash, lock and history keys."""
     base = f"pg:{{{session_id}}}"
     return base, f"{base}:lock", f"{base}:h"
 
 
-def _history_bytes(trainer: Trainer, start: int) -> bytes:
-    """The history's rows from ``start`` on, packed as float64 (four a row)."""
-    series = [np.frombuffer(getattr(trainer.history, name), dtype=np.float64)[start:] for name in HISTORY_SERIES]
-    return np.column_stack(series).tobytes() if series[0].size else b""
+def _rows(epochs: np.ndarray, history: History, start: int = 0) -> bytes:
+    """History rows for ``epochs``, their series taken from ``history`` from entry ``start`` on."""
+    rows = np.empty(len(epochs), _ROW)
+    rows["epoch"] = epochs
+    for name in HISTORY_SERIES:
+        rows[name] = np.frombuffer(getattr(history, name), dtype=np.float64)[start:start + len(epochs)]
+    return rows.tobytes()
 
 
-def _history_from(blob: bytes) -> dict[str, list[float]]:
-    rows = np.frombuffer(blob, dtype=np.float64).reshape(-1, len(HISTORY_SERIES))
-    return {name: rows[:, i].tolist() for i, name in enumerate(HISTORY_SERIES)}
+def _stored_history(history: History) -> bytes:
+    """The history as Redis keeps it: whole up to ``STORED_ROWS`` entries, else the older
+    entries thinned and the last ``EXACT_TAIL`` exact."""
+    entries = len(history.train_loss)
+    if entries <= STORED_ROWS:
+        return _rows(np.arange(entries), history)
+    cut = entries - EXACT_TAIL
+    epochs, older = History(*(getattr(history, name)[:cut] for name in HISTORY_SERIES)).window(0, MAX_HISTORY_POINTS)
+    return _rows(np.asarray(epochs), older) + _rows(np.arange(cut, entries), history, cut)
+
+
+def _history_from(blob: bytes) -> dict[str, Any]:
+    """What ``History.from_dict`` takes: the stored rows with their epochs."""
+    rows = np.frombuffer(blob, dtype=_ROW)
+    return {**{name: rows[name] for name in HISTORY_SERIES}, "epochs": rows["epoch"] if rows.size else None}
+
+
+def _state_without_history(trainer: Trainer, with_data: bool) -> dict[str, Any]:
+    """``Trainer.to_dict`` without the history (stored apart) and, unless asked for, without the
+    data (stored with the setup): neither is built, so a frame's write does not grow with them."""
+    light = copy.copy(trainer)  # shallow: the attributes replaced below are the copy's own
+    light.history = History()
+    if not with_data:
+        light.custom_data = None
+    state = light.to_dict()
+    del state["history"]
+    return state
 
 
 class _Kept:
-    """A trainer this process keeps, at the version of Redis it matches."""
+    """A trainer this process keeps, at the version of Redis it matches, and how much of its
+    history Redis has: ``entries`` entries (epochs 0 to ``entries - 1``) in ``rows`` rows, the
+    last of them exact (0 and 0: nothing of this trainer is in Redis yet)."""
 
-    def __init__(self, trainer: Trainer, version: int) -> None:
+    def __init__(self, trainer: Trainer, version: int, rows: int = 0) -> None:
         self.trainer = trainer
         self.version = version
-        self.history_rows = len(trainer.history.train_loss)
+        self.entries = len(trainer.history.train_loss) if rows else 0
+        self.rows = rows
 
 
 class _RedisTurns(_Turns):
@@ -162,14 +222,15 @@ class RedisSessionStore(SessionStore):
     expiry (docs/scale-out.md); trainers started per client and minute are counted in Redis."""
 
     def __init__(self, url: str, ttl_seconds: float, lock_seconds: float,
-                 starts_per_minute: int | None = None, threads: int = 16, own_data: OwnData = own_dataset) -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
-                                          health_check_interval=30)
+                 starts_per_minute: int | None = None, threads: int = 16, own_data: OwnData = own_dataset,
+                 datastore: DataStore | None = None) -> None:
+        self.redis = _client(url)
         self.ttl_ms = int(ttl_seconds * 1000)
         self.lock_ms = int(lock_seconds * 1000)
         self.lock_seconds = lock_seconds
         self.starts_per_minute = starts_per_minute
         self.own_data = own_data  # the drawn or uploaded set a configuration names (app/own_data.py)
+        self.datastore = datastore  # where own_data finds uploaded sets, to store one again
         compile_training()  # the trainers run in this process: compiled before it serves a step
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._commit = self.redis.register_script(_COMMIT)
@@ -179,13 +240,7 @@ class RedisSessionStore(SessionStore):
 
     # -- Redis calls ------------------------------------------------------------------------------
 
-    @staticmethod
-    def call(command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One Redis command; an unreachable Redis is ``StoreUnavailable`` (503 for the API)."""
-        try:
-            return command(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+    call = staticmethod(call)
 
     # -- the SessionStore interface ----------------------------------------------------------------
 
@@ -206,13 +261,35 @@ class RedisSessionStore(SessionStore):
             if session is not None:
                 self._sessions.move_to_end(session_id)
                 return session  # whether Redis still has it, its next operation finds out
-        config, owner = self.call(self.redis.hmget, _keys(session_id)[0], ["config", "owner"])
-        if config is None:
+        raw, stored_owner = self.call(self.redis.hmget, _keys(session_id)[0], ["config", "owner"])
+        if raw is None:
             return None
-        session = RedisSession(session_id, PlaygroundConfig.model_validate_json(config), self,
-                               owner.decode() or None if owner else None)
+        config = PlaygroundConfig.model_validate_json(raw)
+        owner = stored_owner.decode() or None if stored_owner else None
+        try:
+            session = RedisSession(session_id, config, self, owner)
+        except ConfigError as exc:
+            if not self._restore_data(session_id, config, exc):
+                return None  # unstarted, and its uploaded file is gone: as good as expired
+            session = RedisSession(session_id, config, self, owner)
         self._keep(session)
         return session
+
+    def _restore_data(self, session_id: str, config: PlaygroundConfig, missing: ConfigError) -> bool:
+        """The uploaded file a session's configuration names is gone from Redis (expired, or
+        evicted under memory pressure): a started session stores it again from its trainer's own
+        copy, so that it, and every link to the file, work again. Whether it could."""
+        if self.datastore is None or not any(e.code == "data_missing" for e in missing.errors):
+            return False
+        saved = self.call(self.redis.hget, _keys(session_id)[0], "setup")
+        custom = json.loads(saved)["custom_data"] if saved else None
+        if custom is None:
+            return False
+        dataset = dataset_from_dict(custom)
+        if data_hash(dataset) != config.data:
+            return False
+        self.datastore.put(dataset)
+        return True
 
     def delete(self, session_id: str) -> bool:
         self.forget(session_id)
@@ -290,7 +367,6 @@ class RedisSessionStore(SessionStore):
         if version == 0:
             self._count_start(session.owner)
             session.kept = _Kept(Trainer(session.config.to_setup(), session.custom_data), 0)
-            session.kept.history_rows = 0  # nothing of it in Redis yet
             return session.kept
         hash_key, _, history_key = _keys(session.id)
         with self.redis.pipeline(transaction=False) as pipe:
@@ -301,26 +377,34 @@ class RedisSessionStore(SessionStore):
             raise TrainerGone(session.id)
         session.config = PlaygroundConfig.model_validate_json(config)
         whole = {**json.loads(setup), **json.loads(state), "history": _history_from(history or b"")}
-        session.kept = _Kept(Trainer.from_dict(whole), version)
+        session.kept = _Kept(Trainer.from_dict(whole), version, len(history or b"") // HISTORY_ROW)
         return session.kept
 
     def _commit_trainer(self, session: RedisSession, token: str, kept: _Kept, operation: str,
                         config: PlaygroundConfig | None) -> None:
-        state = kept.trainer.to_dict()
+        """Write what ``operation`` changed: a step that leaves the history within
+        ``STORED_ROWS`` rows writes the small state and its new rows; anything else the history
+        whole (bounded), and the setup and data too unless it was a step."""
+        history = kept.trainer.history
+        entries = len(history.train_loss)
+        new = entries - kept.entries
+        whole = operation not in STEPS or not kept.rows  # a change, or nothing in Redis yet
+        state = _state_without_history(kept.trainer, with_data=whole)
         setup = {"setup": state.pop("setup"), "custom_data": state.pop("custom_data")}
-        state.pop("history")
         fields: dict[str, Any] = {"state": json.dumps(state, separators=(",", ":"))}
-        rows = len(kept.trainer.history.train_loss)
-        if operation in STEPS and kept.history_rows and rows >= kept.history_rows:
-            start = kept.history_rows - 1  # the last row may have been re-evaluated
-            history = ("range", start * HISTORY_ROW, _history_bytes(kept.trainer, start))
-        else:
+        if whole:
             fields["setup"] = json.dumps(setup, separators=(",", ":"))
-            history = ("set", 0, _history_bytes(kept.trainer, 0))
+        if not whole and new >= 0 and kept.rows + new <= STORED_ROWS:
+            start = kept.entries - 1  # the last entry may have been re-evaluated
+            written = ("range", (kept.rows - 1) * HISTORY_ROW, _rows(np.arange(start, entries), history, start))
+            rows = kept.rows + new
+        else:
+            blob = _stored_history(history)
+            written, rows = ("set", 0, blob), len(blob) // HISTORY_ROW
         if config is not None:
             fields["config"] = config.model_dump_json()
-        kept.version = self._finish(session, token, fields, history)
-        kept.history_rows = rows
+        kept.version = self._finish(session, token, fields, written)
+        kept.entries, kept.rows = entries, rows
 
     def _finish(self, session: RedisSession, token: str, fields: dict[str, Any],
                 history: tuple[str, int, bytes] = ("", 0, b"")) -> int:
@@ -356,3 +440,31 @@ class RedisSessionStore(SessionStore):
             count, _ = self.call(pipe.execute)
         if count > self.starts_per_minute:
             raise TooManySessions(60 - int(time.time()) % 60)
+
+
+class RedisDataStore:
+    """Uploaded sets in Redis (app/datastore.py ``DataStore``): ``pg:data:<hash>`` holds a set's
+    canonical CSV, kept ``ttl_seconds`` after it was last stored or read, so that a link works
+    from any app process for as long as it is used."""
+
+    def __init__(self, url: str, ttl_seconds: int) -> None:
+        self.redis = _client(url)
+        self.ttl_seconds = ttl_seconds
+
+    @staticmethod
+    def key(digest: str) -> str:
+        return f"pg:data:{checked(digest)}"
+
+    def put(self, dataset: Dataset) -> str:
+        digest, content = stored_form(dataset)
+        try:
+            call(self.redis.set, self.key(digest), content, ex=self.ttl_seconds)
+        except redis.ResponseError as exc:  # out of memory (maxmemory with nothing to evict)
+            raise OSError(errno.ENOSPC, str(exc)) from exc
+        return digest
+
+    def get(self, digest: str) -> Dataset:
+        content = call(self.redis.getex, self.key(digest), ex=self.ttl_seconds)
+        if content is None:
+            raise LookupError(digest)
+        return read_stored(digest, content)

@@ -53,6 +53,9 @@ class Settings:
     public_url: str | None = None
     # Where uploaded data sets are kept, content-addressed, so that shared links survive a restart.
     data_dir: Path = field(default_factory=lambda: default_data_dir())
+    # With REDIS_URL, uploaded data sets live in Redis instead, each kept this many days after it
+    # was last uploaded or opened (app/datastore.py).
+    data_ttl_days: int = 30
     # Where every session lives when several app processes or machines share the class
     # (docs/scale-out.md), e.g. "redis://127.0.0.1:6379/0". None: in this process's memory.
     redis_url: str | None = None
@@ -61,7 +64,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, MAX_SESSIONS_PER_CLIENT,
         SESSION_STARTS_PER_MINUTE, MAX_UNSTARTED_SESSIONS, STEP_BUDGET_MS, REQUEST_DEADLINE_SECONDS,
-        LOG_LEVEL, WORKERS, PUBLIC_URL, DATA_DIR and REDIS_URL."""
+        LOG_LEVEL, WORKERS, PUBLIC_URL, DATA_DIR, DATA_TTL_DAYS and REDIS_URL."""
         log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
         allowed = ("critical", "error", "warning", "info", "debug")
         if log_level not in allowed:
@@ -80,6 +83,7 @@ class Settings:
             workers=_int_from_env("WORKERS", default_workers(), 0),
             public_url=_url_from_env("PUBLIC_URL"),
             data_dir=Path(os.environ.get("DATA_DIR", "").strip() or default_data_dir()),
+            data_ttl_days=_int_from_env("DATA_TTL_DAYS", cls.data_ttl_days, 1),
             redis_url=_redis_url_from_env("REDIS_URL"),
         )
 

@@ -1,5 +1,6 @@
 """A scaled-out playground on this machine, for the tests: redis-server with its data in a
-temporary folder, three app processes (``python -m app`` with ``REDIS_URL``) and nginx in front
+temporary folder, three app processes (``python -m app`` with ``REDIS_URL``, each with its own
+DATA_DIR, as on three machines) and nginx in front
 with the deployment's own configuration (deploy/nginx.conf), round robin, no stickiness; all
 on free ports of 127.0.0.1, none of them a system service.
 
@@ -120,11 +121,15 @@ class Cluster:
         log = self.dir / f"app{i}.log"
         env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.app_ports[i]), "REDIS_URL": self.redis_url,
                "WORKERS": "1", "LOG_LEVEL": "warning", "SESSION_STARTS_PER_MINUTE": "100000",
-               **self.app_env}
+               "DATA_DIR": str(self.data_dir(i)), **self.app_env}
         self.apps[i] = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env,
                                         stdout=log.open("a"), stderr=subprocess.STDOUT)
         if wait:
             self._wait_app(i)
+
+    def data_dir(self, i: int) -> Path:
+        """App process ``i``'s own DATA_DIR, as on separate machines (with Redis it stays empty)."""
+        return self.dir / f"data{i}"
 
     def _wait_app(self, i: int) -> None:
         url = f"http://127.0.0.1:{self.app_ports[i]}/healthz"

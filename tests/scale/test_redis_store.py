@@ -4,11 +4,9 @@ process stand for two app processes."""
 from __future__ import annotations
 
 import json
-
 import subprocess
 import sys
 import time
-from typing import Iterator
 
 import pytest
 import redis
@@ -18,18 +16,8 @@ from app.redis_store import HISTORY_ROW, RedisSessionStore, _keys
 from app.sessions import SessionBusy, StoreUnavailable
 from app.settings import Settings
 from app.trainers import TrainerGone
-from tests.cluster import ROOT, Cluster
-
-TTL = 60
-STEP = {"epochs": 2, "since": -1, "grid": 10}
-
-
-@pytest.fixture
-def stores(cluster: Cluster) -> Iterator[tuple[RedisSessionStore, RedisSessionStore]]:
-    pair = tuple(RedisSessionStore(cluster.redis_url, TTL, lock_seconds=2) for _ in range(2))
-    yield pair
-    for store in pair:
-        store.close()
+from tests.cluster import ROOT
+from tests.scale.conftest import STEP, TTL
 
 
 def _commands(store: RedisSessionStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
