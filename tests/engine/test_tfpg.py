@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from engine.errors import InvalidValue
+from engine.explain import backprop_step
 from engine.tfpg import epoch_batches
 from engine.trainer import Setup, Trainer
 
@@ -238,3 +239,17 @@ def test_an_unknown_convention_is_refused() -> None:
     with pytest.raises(InvalidValue) as caught:
         Setup(convention="keras")
     assert caught.value.field == "convention" and caught.value.allowed == ("standard", "tfpg")
+
+
+def test_the_step_through_shows_the_update_tensorflow_playground_makes() -> None:
+    """engine.explain's one-batch view, on TF Playground's set-up: its δ at the output is
+    (o − t)(1 − o²)/m, and its new weights are those of an epoch trained in one batch."""
+    trainer = Trainer(Setup(convention="tfpg", init="playground", batch_size=1000, learning_rate=0.3))
+    rows = trainer.next_epoch_order()
+    step = backprop_step(trainer.network, trainer.x_train[rows], trainer.y_train[rows], trainer.loss_name, 0.3)
+    o, t = step.activations[-1], step.y
+    np.testing.assert_allclose(step.deltas[-1], (o - t) * (1 - o * o) / len(t), rtol=1e-12)
+    assert step.loss == pytest.approx(trainer.history.train_loss[0], rel=1e-12)
+    trainer.step(1)
+    for new, trained in zip(step.new_weights + step.new_biases, trainer.network.weights + trainer.network.biases):
+        np.testing.assert_allclose(new, trained, rtol=0, atol=1e-12)
