@@ -58,14 +58,15 @@ def signed_labels(y: Array) -> Array:
     return 2.0 * y - 1.0
 
 
-def epoch_batches(n: int, batch: int, pending: int) -> tuple[list[Array], int]:
+def epoch_batches(n: int, batch: int, pending: int) -> tuple[list[slice | Array], int]:
     """The training rows behind each update of one epoch over ``n`` points in order, ``batch``
     points an update (1 ≤ batch ≤ n), and how many points are left pending at its end. The
-    ``pending`` points left by the epoch before (the last ones of the order) join its first update."""
+    ``pending`` points left by the epoch before (the last ones of the order) join its first update.
+    Rows are slices (views of the data, not copies) except for a first update with pending points."""
     ends = range(batch, n + 1, batch)
-    batches = [np.arange(end - batch, end) for end in ends]
+    batches: list[slice | Array] = [slice(end - batch, end) for end in ends]
     if pending:
-        batches[0] = np.concatenate([np.arange(n - pending, n), batches[0]])
+        batches[0] = np.r_[n - pending : n, 0:batch]
     return batches, n - ends[-1]
 
 
@@ -85,4 +86,7 @@ def update(params: Array, grads: Array, n_weights: int, dead: Array, lr: float, 
             penalised[crossed] = 0.0
             dead |= crossed
         moved = penalised
-    np.copyto(weights, moved, where=live)
+    if dead.any():
+        np.copyto(weights, moved, where=live)
+    else:
+        weights[...] = moved

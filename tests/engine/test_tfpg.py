@@ -180,10 +180,11 @@ def test_the_engine_trains_exactly_as_tensorflow_playground(setup: dict, dies: b
 
 
 def test_points_left_over_join_the_next_epochs_first_update() -> None:
+    rows = np.arange(23)
     batches, pending = epoch_batches(23, 5, 0)
-    assert [b.tolist() for b in batches] == [list(range(k, k + 5)) for k in (0, 5, 10, 15)] and pending == 3
+    assert [rows[b].tolist() for b in batches] == [list(range(k, k + 5)) for k in (0, 5, 10, 15)] and pending == 3
     batches, pending = epoch_batches(23, 5, 3)
-    assert batches[0].tolist() == [20, 21, 22, 0, 1, 2, 3, 4] and len(batches) == 4 and pending == 3
+    assert rows[batches[0]].tolist() == [20, 21, 22, 0, 1, 2, 3, 4] and len(batches) == 4 and pending == 3
     assert epoch_batches(20, 20, 0)[1] == 0
 
 
@@ -253,3 +254,9 @@ def test_the_step_through_shows_the_update_tensorflow_playground_makes() -> None
     trainer.step(1)
     for new, trained in zip(step.new_weights + step.new_biases, trainer.network.weights + trainer.network.biases):
         np.testing.assert_allclose(new, trained, rtol=0, atol=1e-12)
+
+
+def test_divergence_is_caught_and_the_last_finite_weights_kept() -> None:
+    trainer = Trainer(Setup(convention="tfpg", dataset="plane", learning_rate=10.0, batch_size=1))
+    assert trainer.step(50) < 50 and trainer.divergence is not None
+    assert np.isfinite(trainer.network.params).all() and np.isfinite(trainer.history.train_loss).all()
