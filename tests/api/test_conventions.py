@@ -106,3 +106,19 @@ def test_the_page_says_what_tensorflow_playgrounds_conventions_need(client: Test
     assert f"{catalogue['field.convention']}: {catalogue['error.tfpg_needs']}" in unescape(answer.text)
     assert config_of(page_state(answer.text)["query"]).convention == "tfpg"  # the session kept its state
     assert config_of(page_state(answer.text)["query"]).optimizer == "sgd"
+
+
+@pytest.mark.parametrize(("bad", "field"), [
+    ({"pending_rows": 100000}, "trainer"), ({"pending_rows": -1}, "trainer.pending_rows"),
+    ({"dead_weights": [999]}, "trainer"), ({"dead_weights": "x"}, "trainer.dead_weights"),
+])
+def test_a_model_file_with_bad_pending_points_or_dead_links_changes_nothing(client: TestClient, bad: dict[str, Any],
+                                                                          field: str) -> None:
+    session = create(client, convention="tfpg", batch=30)["id"]
+    client.post(f"/api/sessions/{session}/step", json={"epochs": 2})
+    saved = client.get(f"/api/sessions/{session}/model").json()
+    answer = client.post(f"/api/sessions/{session}/model", json={**saved, "trainer": {**saved["trainer"], **bad}})
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()["detail"][0]
+    assert problem["field"] == field and next(iter(bad)) in f"{problem['field']} {problem['message']}"
+    assert client.get(f"/api/sessions/{session}/model").json() == saved
