@@ -1,5 +1,6 @@
 """English: a formula and one line of explanation beside each training control (merged into
-catalogue_en.EN). ``help.<control>.<choice>`` describes the choice currently selected."""
+catalogue_en.EN). ``help.<control>.<choice>`` describes the choice currently selected. The
+conventions control (TensorFlow Playground's set-up, engine/tfpg.py) has all its texts here."""
 
 CONTROLS_EN: dict[str, str] = {
     "help.lr": "w ← w − α·∇J: α is the size of every step.",
@@ -32,4 +33,14 @@ CONTROLS_EN: dict[str, str] = {
     "help.preprocessing.standardize": "x′ = (x − μ) / σ, with the training data's mean and standard deviation.",
     "help.preprocessing.normalize": "x′ = 2·(x − min) / (max − min) − 1: each feature onto [−1, 1].",
     "output.loss_plotted": "The curves plot the data's cost ({loss}), without any regularization penalty.",
+    # the conventions: this playground's, or TensorFlow Playground's own set-up
+    "field.convention": "Conventions",
+    "convention.standard": "This playground's",
+    "convention.tfpg": "TensorFlow Playground's",
+    "lesson.hide.convention": "Conventions",
+    "help.convention.standard": "Two classes: ŷ = σ(z) from 0 to 1, labels 0 and 1, the loss you choose; the points are reshuffled every epoch.",
+    "help.convention.tfpg": "o = tanh(z) from −1 to 1 (regression: o = z), labels t = ±1, J = 1/m Σ ½(o − t)², plain stochastic gradient descent, the points always in one order: the same weights give the same numbers as in TensorFlow Playground.",
+    "help.loss.tfpg": "J = 1/m Σ ½(o − t)², with t = ±1 for two classes: TensorFlow Playground's, set by the conventions.",
+    "loss.half_square": "½ squared error",
+    "error.tfpg_needs": "TensorFlow Playground's need two classes or regression, the loss “Automatic” and stochastic gradient descent",
 }

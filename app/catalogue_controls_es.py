@@ -1,5 +1,6 @@
 """Spanish: a formula and one line of explanation beside each training control (merged into
-catalogue_es.ES). ``help.<control>.<choice>`` describes the choice currently selected."""
+catalogue_es.ES). ``help.<control>.<choice>`` describes the choice currently selected. The
+conventions control (TensorFlow Playground's set-up, engine/tfpg.py) has all its texts here."""
 
 CONTROLS_ES: dict[str, str] = {
     "help.lr": "w ← w − α·∇J: α es el tamaño de cada paso.",
@@ -32,4 +33,14 @@ CONTROLS_ES: dict[str, str] = {
     "help.preprocessing.standardize": "x′ = (x − μ) / σ, con la media y la desviación típica de los datos de entrenamiento.",
     "help.preprocessing.normalize": "x′ = 2·(x − mín) / (máx − mín) − 1: cada característica a [−1, 1].",
     "output.loss_plotted": "Las curvas muestran el coste de los datos ({loss}), sin ninguna penalización de regularización.",
+    # las convenciones: las de este laboratorio o las de TensorFlow Playground
+    "field.convention": "Convenciones",
+    "convention.standard": "Las de este laboratorio",
+    "convention.tfpg": "Las de TensorFlow Playground",
+    "lesson.hide.convention": "Convenciones",
+    "help.convention.standard": "Dos clases: ŷ = σ(z) entre 0 y 1, etiquetas 0 y 1 y la función de coste que elijas; los puntos se barajan en cada época.",
+    "help.convention.tfpg": "o = tanh(z) entre −1 y 1 (en regresión, o = z), etiquetas t = ±1, J = 1/m Σ ½(o − t)², descenso de gradiente estocástico simple y los puntos siempre en el mismo orden: los mismos pesos dan los mismos números que en TensorFlow Playground.",
+    "help.loss.tfpg": "J = 1/m Σ ½(o − t)², con t = ±1 para dos clases: la de TensorFlow Playground, fijada por las convenciones.",
+    "loss.half_square": "½ error cuadrático",
+    "error.tfpg_needs": "las de TensorFlow Playground necesitan dos clases o regresión, la función de coste «Automática» y el descenso de gradiente estocástico",
 }

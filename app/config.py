@@ -33,6 +33,8 @@ from engine.losses import LOSSES, REGULARIZATIONS
 from engine.network import INITIALIZATIONS
 from engine.nongradient import NON_GRADIENT_METHODS
 from engine.optimizers import OPTIMIZERS, SCHEDULES
+from engine.tfpg import CONVENTIONS
+from engine.tfpg import OUTPUT_BY_PROBLEM as TFPG_PROBLEMS
 from engine.trainer import MAX_GRID, Setup
 
 # -- limits, enforced by the server (the form only offers what these allow) ----------------------
@@ -61,7 +63,7 @@ HIDEABLE = (
     "dataset", "noise", "train", "batch", "regenerate", "preprocessing", "features",
     *(f"feature_{name}" for name in FEATURES),  # one input feature's toggle: feature_x1sq, ...
     "layers",
-    "activation", "init", "loss", "optimizer", "lr", "schedule", "reg", "problem", "show_test",
+    "activation", "init", "loss", "convention", "optimizer", "lr", "schedule", "reg", "problem", "show_test",
     "discretize", "reset", "step", "play", "language", "lesson_links", "gallery",
     "classes", "share", "join",
 )
@@ -108,6 +110,8 @@ class PlaygroundConfig(BaseModel):
     activation: ActivationName = "tanh"
     init: Literal[INITIALIZATIONS] = "xavier"  # type: ignore[valid-type]
     loss: Literal[("auto", *LOSSES)] = "auto"  # type: ignore[valid-type]
+    # "tfpg": TensorFlow Playground's own set-up (engine/tfpg.py), for students who compare
+    convention: Literal[CONVENTIONS] = "standard"  # type: ignore[valid-type]
     optimizer: OptimizerName = "sgd"
     lr: Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)] = 0.03
     momentum: _hyper_field(OPTIMIZERS, "momentum") = None
@@ -195,6 +199,7 @@ class PlaygroundConfig(BaseModel):
             activation=self.activation,
             init=self.init,
             loss=self.loss,
+            convention=self.convention,
             optimizer=self.optimizer,
             learning_rate=self.lr,
             optimizer_params=self.optimizer_params(),
@@ -340,7 +345,7 @@ _CONFIG_NAMES = {"learning_rate": "lr", "hidden": "layers", "feature": "features
                  "regularization_rate": "reg_rate"}
 # What pydantic cannot check, the engine refuses: the rules between two fields, named by the field
 # a student would change (the page words them, and resets them when the problem type changes).
-_RULE_CODES = {"loss": "loss_needs_classes", "optimizer": "perceptron_shape"}
+_RULE_CODES = {"loss": "loss_needs_classes", "optimizer": "perceptron_shape", "convention": "tfpg_needs"}
 
 
 def engine_field_error(exc: ValueError) -> FieldError:
@@ -362,6 +367,9 @@ def config_body_schema() -> dict[str, Any]:
                         "properties": {"layers": {"maxItems": 0}, "dataset": {"enum": by_problem["binary"]}}}
     cross_entropy_on_regression = {"required": ["dataset", "loss"], "properties": {
         "dataset": {"enum": by_problem["regression"]}, "loss": {"const": "cross_entropy"}}}
+    tfpg_needs = {"properties": {  # the dataset's default is a two-class one
+        "dataset": {"enum": [name for problem in TFPG_PROBLEMS for name in by_problem[problem]]},
+        "loss": {"const": "auto"}, "optimizer": {"const": "sgd"}}}
     return {
         **PlaygroundConfig.model_json_schema(),
         "allOf": [
@@ -370,6 +378,8 @@ def config_body_schema() -> dict[str, Any]:
                 "points": {"type": "string"}, "data": {"type": "string"}}}},
             {"if": {"required": ["optimizer"], "properties": {"optimizer": {"const": "perceptron"}}},
              "then": perceptron_needs},  # engine.nongradient.check_method_fits
+            {"if": {"required": ["convention"], "properties": {"convention": {"const": "tfpg"}}},
+             "then": tfpg_needs},  # engine.tfpg.check_fits
         ],
     }
 

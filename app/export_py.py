@@ -45,10 +45,12 @@ ACTIVATION_SOURCE: dict[str, str] = {
     "softmax": "e = np.exp(z - z.max(axis=1, keepdims=True))\n    return e / e.sum(axis=1, keepdims=True)",
 }
 
+# by the output layer's rule (engine.network.OUTPUTS)
 _OUTPUT_MEANING = {
-    "binary": "the probability of class 1",
-    "multiclass": "the probability of each class, comma-separated",
-    "regression": "the predicted value",
+    "sigmoid": "the probability of class 1",
+    "tanh": "a score from -1 (class 0) to 1 (class 1), as in TensorFlow Playground: class 1 where it is >= 0",
+    "softmax": "the probability of each class, comma-separated",
+    "linear": "the predicted value",
 }
 
 _TEMPLATE = '''#!/usr/bin/env python3
@@ -127,7 +129,7 @@ def python_script(trainer: Trainer) -> str:
     activations = [a.name for a in network.hidden_activations] + [network.output]
     return _TEMPLATE.format(
         epochs=trainer.epoch,
-        meaning=_OUTPUT_MEANING[trainer.problem],
+        meaning=_OUTPUT_MEANING[network.output],
         feature_names=", ".join(repr(name) for name in features),
         feature_lines="\n".join(f"        {FEATURE_SOURCE[name]},  # {name}" for name in features),
         preprocessing=scaler.method,

@@ -57,7 +57,7 @@ def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
             "test_metric": _numbers(history.test_metric),
         },
         "metrics": metrics(trainer),
-        "output": _output(trainer.problem, snap.output, grid, maps),
+        "output": _output(trainer, snap.output, grid, maps),
         # Node maps are thumbnails a few dozen pixels wide: every second row and column of the
         # output's grid (ceil(G/2) points a side) looks the same there and quarters their size.
         "nodes": {
@@ -113,9 +113,11 @@ def data_points(trainer: Trainer) -> dict[str, Any]:
     return {"train": points(trainer.train_data), "test": points(trainer.test_data)}
 
 
-def _output(problem: str, output: np.ndarray, grid: int, maps: Callable[[np.ndarray], Any]) -> dict[str, Any]:
-    """Binary: P(class 1); regression: the value; multiclass: the likeliest class and its
-    probability, which the page uses as the colour's strength."""
+def _output(trainer: Trainer, output: np.ndarray, grid: int, maps: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+    """Binary: P(class 1), or TF Playground's tanh output from −1 to 1, so that either way 128 is
+    the boundary; regression: the value; multiclass: the likeliest class and its probability,
+    which the page uses as the colour's strength."""
+    problem = trainer.problem
     frame: dict[str, Any] = {"grid": grid, "problem": problem, "classes": 0, "confidence": None}
     if problem == "multiclass":
         probabilities = np.nan_to_num(output, nan=0.0)
@@ -123,7 +125,7 @@ def _output(problem: str, output: np.ndarray, grid: int, maps: Callable[[np.ndar
         frame["z"] = maps(probabilities.argmax(axis=2).astype(np.uint8))
         frame["confidence"] = maps(_unit(probabilities.max(axis=2)))
     elif problem == "binary":
-        frame["z"] = maps(_unit(output))
+        frame["z"] = maps(_signed(output) if trainer.output == "tanh" else _unit(output))
     else:
         frame["z"] = maps(_signed(output))
     return frame

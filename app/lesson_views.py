@@ -13,7 +13,6 @@ it fits the view; the last two always use their own fixed set-up.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable
 
 import numpy as np
@@ -43,19 +42,13 @@ def _lists(arrays: list[np.ndarray]) -> list[Any]:
     return [a.tolist() for a in arrays]
 
 
-def _first_epoch_order(trainer: Trainer) -> np.ndarray:
-    """The order of the first epoch's points, drawn from a copy of the trainer's generator: the
-    order the playground trains in when it starts."""
-    return copy.deepcopy(trainer.rng).permutation(len(trainer.x_train))
-
-
 def backprop(config: PlaygroundConfig) -> dict[str, Any]:
     trainer = Trainer(config.to_setup())
     network = trainer.network
     batch = min(config.batch, len(trainer.x_train))
     if trainer.optimizer is None or len(network.params) > MAX_STEP_PARAMS or batch > MAX_STEP_BATCH:
         raise DoesNotFit("lessons.view.too_big")
-    rows = _first_epoch_order(trainer)[:batch]
+    rows = trainer.next_epoch_order()[:batch]  # the first batch the playground trains on
     step = backprop_step(network, trainer.x_train[rows], trainer.y_train[rows], trainer.loss_name, config.lr)
     return {
         "features": list(config.features),
@@ -80,10 +73,11 @@ def backprop(config: PlaygroundConfig) -> dict[str, Any]:
 
 
 def perceptron(config: PlaygroundConfig) -> dict[str, Any]:
-    if config.layers or config.problem != "binary" or config.features != ("x1", "x2") or config.preprocessing != "none":
+    if (config.layers or config.problem != "binary" or config.features != ("x1", "x2")
+            or config.preprocessing != "none" or config.convention != "standard"):  # (0/1 labels)
         raise DoesNotFit("lessons.view.not_a_perceptron")
     trainer = Trainer(config.to_setup())
-    order = _first_epoch_order(trainer)
+    order = trainer.next_epoch_order()
     xs, ys = trainer.x_train[order], trainer.y_train[order, 0]
     w, b = trainer.network.weights[0][:, 0], trainer.network.biases[0][0]
     steps = perceptron_steps(w, b, xs, ys, config.lr)

@@ -36,8 +36,9 @@ def _predictions(trainer: Trainer, x: np.ndarray) -> list[float | None]:
 
 def _confusion(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     predicted = trainer.network.predict(x)
-    if y.shape[1] == 1:  # two classes: P(class 1) against 0/1
-        k, truth, guess = 2, (y[:, 0] >= 0.5).astype(int), (predicted[:, 0] >= 0.5).astype(int)
+    if y.shape[1] == 1:  # two classes: P(class 1) against 0/1, or TF Playground's tanh against ±1
+        threshold = trainer.decision_threshold
+        k, truth, guess = 2, (y[:, 0] >= threshold).astype(int), (predicted[:, 0] >= threshold).astype(int)
     else:
         k, truth, guess = y.shape[1], y.argmax(axis=1), np.nan_to_num(predicted, nan=-np.inf).argmax(axis=1)
     confusion = np.bincount(truth * k + guess, minlength=k * k).reshape(k, k)

@@ -61,6 +61,9 @@ class _TrainerState(_Strict):
     iteration: _Count
     history: _History
     divergence: _Divergence | None
+    # TensorFlow Playground's set-up (engine/tfpg.py); files saved before it have neither
+    pending_rows: _Count = 0
+    dead_weights: list[_Count] = []
 
 
 class _ModelFile(_Strict):

@@ -26,6 +26,7 @@ from engine.losses import LOSSES, REGULARIZATIONS
 from engine.network import INITIALIZATIONS
 from engine.nongradient import NON_GRADIENT_METHODS
 from engine.optimizers import OPTIMIZERS, SCHEDULES
+from engine.tfpg import CONVENTIONS
 
 # The diagram's geometry, in the units of its SVG viewBox (pixels at full size). The page scales
 # the whole diagram down to the width its column has, so these fix proportions, not pixels.
@@ -200,6 +201,7 @@ OPTIONS = Options(
         "schedule": tuple(SCHEDULES),
         "reg": REGULARIZATIONS,
         "loss": ("auto", *LOSSES),
+        "convention": CONVENTIONS,
         "preprocessing": SCALER_METHODS,
         "init": INITIALIZATIONS,
     },

@@ -4,7 +4,9 @@ PlaygroundConfig, with a note for each setting that has no counterpart here.
 TensorFlow Playground keeps its whole state in the address's fragment (its ``state.ts``). Most
 settings map one to one (its datasets, features, activations and limits are the ones this
 playground started from); its random seed cannot be reproduced, and a few settings (statistics,
-tutorials) do not exist here. The notes travel to the page in the ``tfpg`` query key as
+tutorials) do not exist here. The playground opens with TensorFlow Playground's own set-up
+(``convention=tfpg``, engine/tfpg.py: tanh output, ±1 labels, ½(o − t)², no reshuffling) and
+its initial weights, so that it trains with TF's own numbers. The notes travel to the page in the ``tfpg`` query key as
 ``kind.name`` pairs, so the page can word them in the student's language.
 """
 
@@ -58,7 +60,8 @@ def from_tfpg(items: list[tuple[str, str]]) -> tuple[PlaygroundConfig, list[tupl
     ``(kind, setting)`` pairs: settings without a counterpart, or with a value that has none."""
     tf = dict(items)
     notes: list[tuple[str, str]] = []
-    values: dict[str, Any] = {"init": "zeros" if tf.get("initZero") == "true" else "playground"}
+    values: dict[str, Any] = {"init": "zeros" if tf.get("initZero") == "true" else "playground",
+                              "convention": "tfpg"}
     regression = tf.get("problem") == "regression"
     table, key = (_REGRESSION, "regDataset") if regression else (_CLASSIFICATION, "dataset")
     if tf.get("problem", "classification") not in ("classification", "regression"):

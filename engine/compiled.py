@@ -31,10 +31,10 @@ Array = np.ndarray
 ACTIVATION_CODES = {name: code for code, name in enumerate(
     ("linear", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "swish"))}
 LINEAR, STEP, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS, GELU, SWISH = range(10)
-OUTPUT_CODES = {"sigmoid": 0, "softmax": 1, "linear": 2}
-OUT_SIGMOID, OUT_SOFTMAX, OUT_LINEAR = range(3)
-LOSS_CODES = {"mse": 0, "cross_entropy": 1}
-MSE, CROSS_ENTROPY = range(2)
+OUTPUT_CODES = {"sigmoid": 0, "softmax": 1, "linear": 2, "tanh": 3}
+OUT_SIGMOID, OUT_SOFTMAX, OUT_LINEAR, OUT_TANH = range(4)
+LOSS_CODES = {"mse": 0, "cross_entropy": 1, "half_square": 2}
+MSE, CROSS_ENTROPY, HALF_SQUARE = range(3)
 PENALTY_CODES = {"none": 0, "l1": 1, "l2": 2}
 NO_PENALTY, L1, L2 = range(3)
 
@@ -193,11 +193,14 @@ def _forward(params, sizes, codes, output, x, a, z):
 
 @_compile
 def _output_activation(output, z, col, a, a_col, k, r):
-    """engine.losses.output_activation for row r: sigmoid, softmax (engine.activations.softmax)
-    or identity."""
+    """engine.losses.output_activation for row r: sigmoid, tanh, softmax
+    (engine.activations.softmax) or identity."""
     if output == OUT_SIGMOID:
         for j in range(k):
             a[r, a_col + j] = _sigmoid(z[r, col + j])
+    elif output == OUT_TANH:
+        for j in range(k):
+            a[r, a_col + j] = _tanh(z[r, col + j])
     elif output == OUT_SOFTMAX:
         shift = z[r, col]
         for j in range(1, k):
@@ -222,12 +225,14 @@ def _output_gradient(output, loss, z, a, y, d):
             for j in range(k):
                 d[r, j] = (a[r, j] - y[r, j]) / m
         return
-    scale = 2.0 / (m * k)
+    scale = (1.0 if loss == HALF_SQUARE else 2.0) / (m * k)
     for r in range(m):
         for j in range(k):
             d[r, j] = (a[r, j] - y[r, j]) * scale
             if output == OUT_SIGMOID:
                 d[r, j] = d[r, j] * a[r, j] * (1.0 - a[r, j])
+            elif output == OUT_TANH:
+                d[r, j] = d[r, j] * (1.0 - a[r, j] * a[r, j])
         if output == OUT_SOFTMAX:  # a ⊙ (g − Σ g·a)
             total = 0.0
             for j in range(k):

@@ -4,8 +4,8 @@ The loss functions take the output layer's pre-activation ``z`` as well as its a
 so that cross-entropy can be computed from logits: log(0) and overflow in exp() never happen, and
 the gradient with respect to ``z`` is the well-known, exact ``(a - y) / m``.
 
-Targets ``y`` always have the shape of the output: (m, 1) for two classes (0/1) and regression,
-one-hot (m, k) for k classes.
+Targets ``y`` always have the shape of the output: (m, 1) for two classes (0/1, or −1/+1 under
+TensorFlow Playground's set-up) and regression, one-hot (m, k) for k classes.
 """
 
 from __future__ import annotations
@@ -16,22 +16,28 @@ from engine.activations import sigmoid_into, softmax
 from engine.errors import InvalidValue
 
 Array = np.ndarray
-LOSSES = ("mse", "cross_entropy")
+LOSSES = ("mse", "cross_entropy")  # the losses a student chooses
+# TensorFlow Playground's error ½(o − t)², whose derivative is o − t: not a choice of its own, it
+# comes with that playground's set-up (engine/tfpg.py), as its tanh output and ±1 labels do.
+HALF_SQUARE = "half_square"
 REGULARIZATIONS = ("none", "l1", "l2")
 
 
 def check_loss(loss: str, output: str) -> None:
     """Reject a loss that does not fit the output layer (cross-entropy needs probabilities)."""
-    if loss not in LOSSES:
+    if loss not in (*LOSSES, HALF_SQUARE):
         raise InvalidValue("loss", f"unknown loss {loss!r}; allowed: {', '.join(LOSSES)}", LOSSES)
-    if loss == "cross_entropy" and output == "linear":
+    if loss == "cross_entropy" and output in ("linear", "tanh"):
         raise InvalidValue("loss", "cross_entropy needs a sigmoid or softmax output; regression uses 'mse'", ("mse",))
 
 
 def loss_value(loss: str, output: str, z: Array, a: Array, y: Array) -> float:
-    """Mean loss over the batch: MSE is the primer's J(w) = 1/m Σ (y − ŷ)² (mean over all outputs)."""
+    """Mean loss over the batch: MSE is the primer's J(w) = 1/m Σ (y − ŷ)² (mean over all outputs),
+    half_square TensorFlow Playground's 1/m Σ ½(o − t)²."""
     if loss == "mse":
         terms = (a - y) ** 2
+    elif loss == HALF_SQUARE:
+        terms = 0.5 * (a - y) ** 2
     elif output == "sigmoid":
         # log(1 + e^z) - y·z, written so that neither exp() overflows nor log() sees 0.
         terms = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
@@ -45,10 +51,13 @@ def output_gradient(loss: str, output: str, z: Array, a: Array, y: Array) -> Arr
     """dLoss/dz at the output layer, for a batch of m rows."""
     if loss == "cross_entropy":  # the famous simplification: (a - y) / m, for sigmoid and softmax
         return (a - y) / len(y)
-    out = (a - y) * (2.0 / a.size)  # dLoss/da of the mean of squares
+    # dLoss/da of the mean of squares, or of halves of squares (TF Playground's o − t, averaged)
+    out = (a - y) * ((1.0 if loss == HALF_SQUARE else 2.0) / a.size)
     if output == "sigmoid":
         out *= a
         out *= 1.0 - a
+    elif output == "tanh":
+        out *= 1.0 - a * a
     elif output == "softmax":  # the softmax Jacobian: a ⊙ (g − Σ g·a)
         out -= (out * a).sum(axis=1, keepdims=True)
         out *= a
@@ -56,10 +65,12 @@ def output_gradient(loss: str, output: str, z: Array, a: Array, y: Array) -> Arr
 
 
 def output_activation_into(output: str, z: Array, out: Array) -> None:
-    """The output layer's activation: sigmoid (two classes), softmax (k classes) or identity;
-    ``out`` may be ``z`` itself."""
+    """The output layer's activation: sigmoid (two classes), tanh (two classes, TensorFlow
+    Playground's), softmax (k classes) or identity; ``out`` may be ``z`` itself."""
     if output == "sigmoid":
         sigmoid_into(z, out)
+    elif output == "tanh":
+        np.tanh(z, out=out)
     elif output == "softmax":
         out[...] = softmax(z)
     elif out is not z:

@@ -28,7 +28,7 @@ from engine.losses import output_activation, output_activation_into
 
 Array = np.ndarray
 INITIALIZATIONS = ("xavier", "he", "uniform", "playground", "zeros")
-OUTPUTS = ("sigmoid", "softmax", "linear")
+OUTPUTS = ("sigmoid", "softmax", "linear", "tanh")
 
 
 @dataclass

@@ -33,8 +33,10 @@ from engine.datasets import (
     make_dataset,
     shuffle_split,
 )
+from engine import tfpg
 from engine.errors import InvalidValue
 from engine.losses import (
+    HALF_SQUARE,
     REGULARIZATIONS,
     add_penalty_gradient,
     check_loss,
@@ -71,6 +73,7 @@ class Setup:
     activation: str | tuple[str, ...] = "tanh"
     init: str = "xavier"
     loss: str = "auto"
+    convention: str = "standard"  # or "tfpg": TensorFlow Playground's own set-up (engine/tfpg.py)
     optimizer: str = "sgd"
     learning_rate: float = 0.03
     optimizer_params: Mapping[str, float] = field(default_factory=dict)
@@ -93,6 +96,7 @@ class Setup:
         _choice("init", self.init, INITIALIZATIONS)
         _choice("optimizer", self.optimizer, (*OPTIMIZERS, *NON_GRADIENT_METHODS))
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("convention", self.convention, tfpg.CONVENTIONS)
         for name in self.hidden_activations:
             _choice("activation", name, ACTIVATIONS)
         if not self.features or len(set(self.features)) != len(self.features):
@@ -109,6 +113,8 @@ class Setup:
             raise InvalidValue("batch_size", f"batch_size must be a whole number ≥ 1, got {self.batch_size!r}")
         if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise InvalidValue("seed", f"seed must be a whole number ≥ 0, got {self.seed!r}")
+        if self.convention == "tfpg":
+            tfpg.check_fits(self.problem, self.loss, self.optimizer)
         if self.loss != "auto":
             check_loss(self.loss, self.output)
         check_method_fits(self.optimizer, self.hidden, self.problem)
@@ -126,8 +132,7 @@ class Setup:
 
     @property
     def output(self) -> str:
-        return OUTPUT_BY_PROBLEM[self.problem]
-
+        return output_rule(self.problem, self.convention)
 
     @property
     def hidden_activations(self) -> tuple[str, ...]:
@@ -140,6 +145,12 @@ class Setup:
                 f"got {len(self.activation)}"
             )
         return self.activation
+
+
+def output_rule(problem: str, convention: str) -> str:
+    """The output layer's rule for a problem: sigmoid, softmax or linear; tanh for two classes
+    under TensorFlow Playground's set-up."""
+    return (tfpg.OUTPUT_BY_PROBLEM if convention == "tfpg" else OUTPUT_BY_PROBLEM)[problem]
 
 
 def _choice(what: str, value: Any, allowed: Any) -> None:
@@ -288,25 +299,42 @@ class Trainer:
     def _encode(self, data: Dataset) -> Array:
         if data.problem == "multiclass":
             return np.eye(data.n_classes)[data.y]
-        return data.y.reshape(-1, 1).astype(np.float64)
+        y = data.y.reshape(-1, 1).astype(np.float64)
+        return tfpg.signed_labels(y) if self.tf_playground and data.problem == "binary" else y
 
     @property
     def problem(self) -> str:
         return self.dataset.problem
 
     @property
+    def tf_playground(self) -> bool:
+        """Trained as TensorFlow Playground trains (engine/tfpg.py)."""
+        return self.setup.convention == "tfpg"
+
+    @property
     def output(self) -> str:
-        return OUTPUT_BY_PROBLEM[self.problem]
+        return output_rule(self.problem, self.setup.convention)
+
+    @property
+    def decision_threshold(self) -> float:
+        """Two classes: a point counts as class 1 where the output is at least this (the
+        sigmoid's 0.5, or tanh's 0 with TF Playground's ±1 labels); targets split the same way."""
+        return tfpg.DECISION_THRESHOLD if self.tf_playground else 0.5
 
     @property
     def loss_name(self) -> str:
-        """The loss in use: 'auto' means cross-entropy for classes and MSE for regression."""
+        """The loss in use: 'auto' means cross-entropy for classes and MSE for regression
+        (TF Playground's ½(o − t)² under its set-up)."""
+        if self.tf_playground:
+            return HALF_SQUARE
         if self.setup.loss != "auto":
             return self.setup.loss
         return "mse" if self.problem == "regression" else "cross_entropy"
 
     def _build_network(self) -> None:
         s = self.setup
+        if self.tf_playground:  # (own data may be of another problem than the Setup's dataset)
+            tfpg.check_fits(self.problem, s.loss, s.optimizer)
         check_loss(self.loss_name, self.output)
         check_method_fits(s.optimizer, s.hidden, self.problem)
         sizes = (len(s.features), *s.hidden, self.y_train.shape[1])
@@ -314,6 +342,10 @@ class Trainer:
         self.network = Network.create(sizes, s.hidden_activations, self.output, s.init, init_rng)
         self.rng = np.random.default_rng([s.seed, _TRAIN_STREAM])
         self._build_optimizer()
+        # TF Playground's set-up only: training points whose derivatives wait for the next
+        # epoch's first update, and the weights L1 has set to 0 for good (engine/tfpg.py).
+        self.pending_rows = 0
+        self.dead_weights = np.zeros(self.network.n_weights, dtype=bool)
         self.epoch = 0
         self.iteration = 0
         self.divergence: Divergence | None = None
@@ -344,8 +376,9 @@ class Trainer:
         candidate.__dict__.update(self.__dict__)
         candidate.setup = setup
         candidate._schedule = make_schedule(setup.schedule, **setup.schedule_params)
+        # (the convention changes the targets, -1/+1 or 0/1, and the output rule)
         data_fields = {"dataset", "noise", "n_samples", "n_classes", "train_fraction", "seed",
-                       "features", "preprocessing"}
+                       "features", "preprocessing", "convention"}
         network_fields = {"hidden", "activation", "init"}
         if changed & data_fields:
             candidate._build_data()
@@ -431,10 +464,53 @@ class Trainer:
                 ran += self.divergence is None
         return ran
 
+    def next_epoch_order(self) -> Array:
+        """The order in which the next epoch will take the training points (the generator is
+        left as it is): a fresh shuffle, or the points' own order under TF Playground's set-up."""
+        if self.tf_playground:
+            return np.arange(len(self.x_train))
+        return copy.deepcopy(self.rng).permutation(len(self.x_train))
+
     def _one_epoch(self) -> None:
         net, s = self.network, self.setup
-        saved = (net.params.copy(), copy.deepcopy(self.optimizer), self.rng.bit_generator.state, self.iteration)
+        saved = (net.params.copy(), copy.deepcopy(self.optimizer), self.rng.bit_generator.state, self.iteration,
+                 self.pending_rows, self.dead_weights.copy())
         lr = self.learning_rate
+        if self.tf_playground:
+            self._tfpg_epoch(lr)
+        else:
+            self._shuffled_epoch(lr)
+        values = self.evaluate()
+        if self._diverged(values):
+            net.params[:] = saved[0]
+            self.optimizer = saved[1]
+            self.rng.bit_generator.state = saved[2]
+            self.iteration, self.pending_rows, self.dead_weights = saved[3:]
+            net.grads[:] = 0.0  # the last gradients were not finite; they are not the kept state's
+            self.divergence = Divergence(
+                self.epoch + 1,
+                f"the loss exploded or a weight became infinite or NaN at epoch {self.epoch + 1} "
+                f"(learning rate {lr:g}); the weights of epoch {self.epoch} were kept",
+            )
+            return
+        self.epoch += 1
+        self.history.append(values)
+
+    def _tfpg_epoch(self, lr: float) -> None:
+        """An epoch as TF Playground trains: the training points in their order, its batches and
+        its update rule (engine/tfpg.py)."""
+        s, net, n = self.setup, self.network, len(self.x_train)
+        batches, self.pending_rows = tfpg.epoch_batches(n, min(s.batch_size, n), self.pending_rows)
+        for rows in batches:
+            net._batch_gradient(self.x_train[rows], self.y_train[rows], self.loss_name)
+            tfpg.update(net.params, net.grads, net.n_weights, self.dead_weights, lr, s.regularization,
+                        s.regularization_rate)
+        self.optimizer.steps += len(batches)
+        self.iteration += len(batches)
+
+    def _shuffled_epoch(self, lr: float) -> None:
+        """An epoch over the training points in a fresh random order, with the chosen method."""
+        net, s = self.network, self.setup
         order = self.rng.permutation(len(self.x_train))
         xs, ys = self.x_train[order], self.y_train[order]
         if self.optimizer is None:
@@ -455,21 +531,6 @@ class Trainer:
                         add_penalty_gradient(penalty, s.regularization_rate, weights, weight_grads)
                     step(net.params, net.grads, lr)
                     self.iteration += 1
-        values = self.evaluate()
-        if self._diverged(values):
-            net.params[:] = saved[0]
-            self.optimizer = saved[1]
-            self.rng.bit_generator.state = saved[2]
-            self.iteration = saved[3]
-            net.grads[:] = 0.0  # the last gradients were not finite; they are not the kept state's
-            self.divergence = Divergence(
-                self.epoch + 1,
-                f"the loss exploded or a weight became infinite or NaN at epoch {self.epoch + 1} "
-                f"(learning rate {lr:g}); the weights of epoch {self.epoch} were kept",
-            )
-            return
-        self.epoch += 1
-        self.history.append(values)
 
     def _diverged(self, values: tuple[float, float, float, float]) -> bool:
         """Non-finite numbers, or a training loss that grew past DIVERGENCE_FACTOR times its
@@ -504,7 +565,8 @@ class Trainer:
             residual = float(np.sum((y - predicted) ** 2))
             return 1.0 - residual / total if total > 0 else 0.0
         if self.problem == "binary":
-            return np.count_nonzero((predicted >= 0.5) == (y >= 0.5)) / len(y)
+            threshold = self.decision_threshold
+            return np.count_nonzero((predicted >= threshold) == (y >= threshold)) / len(y)
         return np.count_nonzero(predicted.argmax(axis=1) == y.argmax(axis=1)) / len(y)
 
     # -- drawing ------------------------------------------------------------------------------
@@ -560,6 +622,8 @@ class Trainer:
             "iteration": self.iteration,
             "history": self.history.to_dict(),
             "divergence": None if self.divergence is None else asdict(self.divergence),
+            "pending_rows": self.pending_rows,
+            "dead_weights": np.flatnonzero(self.dead_weights).tolist(),
         }
 
     @classmethod
@@ -580,6 +644,15 @@ class Trainer:
         trainer.iteration = int(state["iteration"])
         trainer.history = History.from_dict(state["history"])
         trainer.divergence = None if state["divergence"] is None else Divergence(**state["divergence"])
+        # (absent from states saved before TF Playground's set-up existed)
+        pending = int(state.get("pending_rows", 0))
+        if not 0 <= pending < len(trainer.x_train):
+            raise ValueError(f"pending_rows must be from 0 to {len(trainer.x_train) - 1}")
+        trainer.pending_rows = pending
+        dead = np.asarray(state.get("dead_weights", []), dtype=np.int64)
+        if dead.size and not (0 <= dead.min() and dead.max() < trainer.network.n_weights):
+            raise ValueError(f"dead_weights must be weight indices from 0 to {trainer.network.n_weights - 1}")
+        trainer.dead_weights[dead] = True
         return trainer
 
 

@@ -184,14 +184,14 @@ def _naming_the_value(error: FieldError, typed: dict[str, str]) -> FieldError:
 
 
 def _drop_choices_the_problem_refuses(values: dict[str, Any]) -> None:
-    """A new problem type may refuse the loss or the optimizer chosen for the old one
-    (cross-entropy for regression, the perceptron rule for several classes): those go back to
-    their defaults instead of refusing the student's switch."""
+    """A new problem type may refuse the loss, the optimizer or the convention chosen for the old
+    one (cross-entropy for regression, the perceptron rule or TensorFlow Playground's set-up for
+    several classes): those go back to their defaults instead of refusing the student's switch."""
     try:
         validate_config(values)
     except ConfigError as exc:
         for error in exc.errors:
-            if error.code in ("loss_needs_classes", "perceptron_shape"):
+            if error.code in ("loss_needs_classes", "perceptron_shape", "tfpg_needs"):
                 values.pop(error.field, None)
 
 

@@ -110,7 +110,7 @@ VISIBLE_MARKERS = {
     "join": 'class="join-link"',
     **{name: f'data-control="{name}"' for name in (
         "noise", "train", "batch", "preprocessing", "activation", "init", "loss", "optimizer", "lr",
-        "schedule", "reg", "problem", "show_test", "discretize", "classes")},
+        "schedule", "reg", "problem", "show_test", "discretize", "classes", "convention")},
     **{f"feature_{name}": f'type="checkbox" name="features" value="{name}"' for name in FEATURES},
 }
 

@@ -13,7 +13,7 @@ from app.catalogue_en import EN
 from app.catalogue_es import ES
 from app.page_model import OPTIONS
 
-EXPLAINED = ("loss", "optimizer", "schedule", "reg", "init", "preprocessing")
+EXPLAINED = ("loss", "optimizer", "schedule", "reg", "init", "preprocessing", "convention")
 
 
 def help_of(html: str, control: str) -> str:
@@ -31,7 +31,8 @@ def test_every_choice_of_every_explained_control_has_its_help() -> None:
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_help_beside_each_control_follows_the_choice(client: TestClient, lang: str) -> None:
     catalogue = {"en": EN, "es": ES}[lang]
-    query = "optimizer=rmsprop&schedule=step&reg=l1&reg_rate=0.01&init=he&preprocessing=normalize&loss=mse"
+    query = ("optimizer=rmsprop&schedule=step&reg=l1&reg_rate=0.01&init=he&preprocessing=normalize&loss=mse"
+             "&convention=standard")
     html = client.get(f"/?{query}&lang={lang}").text
     chosen = dict(item.split("=") for item in query.split("&"))
     for kind in EXPLAINED:
@@ -54,10 +55,22 @@ def test_regularization_help_says_the_chart_plots_no_penalty() -> None:
     assert "without the penalty" in EN["help.reg.l2"] and "sin la penalización" in ES["help.reg.l1"]
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_tensorflow_playgrounds_conventions_explain_their_output_labels_and_loss(client: TestClient, lang: str) -> None:
+    catalogue = {"en": EN, "es": ES}[lang]
+    html = client.get(f"/?convention=tfpg&lang={lang}").text
+    assert help_of(html, "convention") == catalogue["help.convention.tfpg"]
+    assert "o = tanh(z)" in catalogue["help.convention.tfpg"] and "t = ±1" in catalogue["help.convention.tfpg"]
+    assert help_of(html, "loss") == catalogue["help.loss.tfpg"]  # not "automatic: cross-entropy ..."
+    assert 'id="control-convention"' in html and '<option value="tfpg" selected>' in html
+
+
 @pytest.mark.parametrize(("query", "plotted"), [
     ("dataset=circle", "cross_entropy"),  # automatic, for classes
     ("dataset=plane", "mse"),  # automatic, for regression
     ("dataset=circle&loss=mse", "mse"),
+    ("dataset=circle&convention=tfpg", "half_square"),  # TensorFlow Playground's ½(o − t)²
+    ("dataset=plane&convention=tfpg", "half_square"),
 ])
 def test_the_loss_chart_names_the_loss_it_plots(client: TestClient, query: str, plotted: str) -> None:
     for lang, catalogue in (("en", EN), ("es", ES)):

@@ -36,6 +36,9 @@ CASES = [
     {"dataset": "plane", "activation": "linear"},
     {"dataset": "gaussians", "activation": "relu", "preprocessing": "standardize", "layers": [6, 4]},
     {"dataset": "sinewave", "activation": "tanh", "features": ["sinx1", "x2"]},
+    # TensorFlow Playground's set-up: a tanh output from -1 to 1 (and a linear one for regression)
+    {"dataset": "spiral", "convention": "tfpg", "activation": "relu", "init": "playground"},
+    {"dataset": "plane", "convention": "tfpg", "reg": "l1", "reg_rate": 0.01},
 ]
 
 
@@ -77,6 +80,8 @@ def test_exported_script_predicts_what_the_engine_does(client: TestClient, confi
         else:  # the class probabilities
             assert printed.shape == (len(POINTS), config["classes"])
         np.testing.assert_allclose(printed, expected, rtol=0, atol=1e-12)
+    if config.get("convention") == "tfpg" and config["dataset"] == "spiral":
+        assert printed.min() < 0 and "a score from -1 (class 0) to 1 (class 1)" in answer.text
 
 
 def test_export_knows_every_feature_and_activation() -> None:

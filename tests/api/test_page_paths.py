@@ -33,6 +33,7 @@ def _switch(client: TestClient, query: str, problem: str) -> tuple[PlaygroundCon
 @pytest.mark.parametrize(("query", "problem", "reset"), [
     ("dataset=circle&loss=cross_entropy", "regression", "loss"),  # cross-entropy needs classes
     ("dataset=circle&layers=&optimizer=perceptron", "multiclass", "optimizer"),  # two classes only
+    ("dataset=circle&convention=tfpg", "multiclass", "convention"),  # TF Playground has no such problem
 ])
 def test_switching_the_problem_resets_a_choice_the_new_one_refuses(client: TestClient, query: str,
                                                                     problem: str, reset: str) -> None:

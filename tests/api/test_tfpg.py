@@ -25,7 +25,7 @@ def convert(url: str) -> tuple[PlaygroundConfig, list[tuple[str, str]]]:
 
 def test_the_default_tensorflow_playground() -> None:
     config, notes = convert(TF_DEFAULT)
-    assert config == PlaygroundConfig(init="playground", seed=81280)
+    assert config == PlaygroundConfig(init="playground", convention="tfpg", seed=81280)
     assert notes == [("seed", "seed"), ("unsupported", "collectStats")]
 
 
@@ -40,7 +40,7 @@ def test_every_setting_has_its_counterpart() -> None:
         **PlaygroundConfig().model_dump(), "dataset": "spiral", "activation": "relu", "batch": 25, "lr": 0.3,
         "reg": "l1", "reg_rate": 0.003, "noise": 35, "layers": (8, 5, 1), "show_test": True, "discretize": True,
         "train": 80, "features": ("x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2", "cosx1", "cosx2"),
-        "init": "zeros", "hide_text": True,
+        "init": "zeros", "hide_text": True, "convention": "tfpg",
     }
 
 
@@ -65,7 +65,7 @@ def test_values_without_a_counterpart_fall_back_with_a_note() -> None:
     assert notes == [("invalid", "problem"), ("invalid", "dataset"), ("invalid", "activation"),
                      ("invalid", "regularization"), ("unsupported", "tutorial"), ("invalid", "networkShape"),
                      ("invalid", "learningRate"), ("invalid", "batchSize")]
-    assert config == PlaygroundConfig(init="playground")
+    assert config == PlaygroundConfig(init="playground", convention="tfpg")
 
 
 @pytest.mark.parametrize("url", ["https://example.com/#dataset=xor", "x" * (MAX_URL + 1), " "])
@@ -79,7 +79,8 @@ def test_from_tfpg_redirects_to_the_canonical_page_with_its_notes(client: TestCl
     assert answer.status_code == 303
     location = answer.headers["location"]
     query = parse_qs(urlsplit(location).query)
-    assert location.startswith(f"/?{PlaygroundConfig(init='playground', seed=81280).to_query()}&lang=es")
+    assert location.startswith(f"/?{PlaygroundConfig(init='playground', convention='tfpg', seed=81280).to_query()}&lang=es")
+    assert query["convention"] == ["tfpg"]  # trained with TF's own numbers
     assert query["tfpg"] == ["seed.seed,unsupported.collectStats"]
     page = client.get(location)
     assert page.status_code == 200

@@ -13,12 +13,15 @@ from engine.network import Network
 DIFFERENTIABLE = [name for name, a in ACTIVATIONS.items() if a.learns_by_gradient]
 # (output rule, loss, number of outputs)
 HEADS = [("sigmoid", "mse", 1), ("sigmoid", "cross_entropy", 1), ("softmax", "mse", 3),
-         ("softmax", "cross_entropy", 3), ("linear", "mse", 1)]
+         ("softmax", "cross_entropy", 3), ("linear", "mse", 1),
+         ("tanh", "half_square", 1), ("linear", "half_square", 1)]  # TensorFlow Playground's set-up
 
 
 def _targets(output: str, n_out: int, m: int, rng: np.random.Generator) -> np.ndarray:
     if output == "sigmoid":
         return rng.integers(0, 2, (m, 1)).astype(float)
+    if output == "tanh":  # TensorFlow Playground's labels
+        return rng.choice([-1.0, 1.0], (m, 1))
     if output == "softmax":
         return np.eye(n_out)[rng.integers(0, n_out, m)]
     return rng.normal(size=(m, 1))
