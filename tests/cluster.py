@@ -28,7 +28,7 @@ from tests.processes import stop
 ROOT = Path(__file__).resolve().parents[1]
 NGINX_SITE = ROOT / "deploy" / "nginx.conf"
 APPS = 3
-START_TIMEOUT = 30.0
+START_TIMEOUT = 90.0  # generous: three processes may compile the training step at once on a busy machine
 SBIN = os.pathsep.join(("/usr/sbin", "/usr/bin", os.environ.get("PATH", "")))
 
 

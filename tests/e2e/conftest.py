@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_TIMEOUT = 30.0
+SERVER_START_TIMEOUT = 90.0  # generous: the first start compiles the training step
 _SERVER: dict = {}  # the running server's process and log, for `server_still_up`
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
