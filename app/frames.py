@@ -87,15 +87,18 @@ def gradients(trainer: Trainer, maps: Callable[[np.ndarray], Any]) -> dict[str, 
     if trainer.optimizer is None:
         return {"weight_gradients": None, "bias_gradients": None}
     net = trainer.network
+    grads = net.grads
     # float32 holds what a tooltip shows; a gradient beyond its range is drawn at its limit
-    finite = np.clip(np.nan_to_num(net.grads), -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
+    if not np.abs(grads).max() < _FLOAT32_MAX:  # (NaN included) rare: checked, not clipped, per frame
+        grads = np.clip(np.nan_to_num(grads), -_FLOAT32_MAX, _FLOAT32_MAX)
+    flat = grads.astype(np.float32)
     # the flat vector holds every layer's weights, then every layer's biases (engine/network.py)
-    parts = np.split(finite, np.cumsum([p.size for p in (*net.weights, *net.biases)])[:-1])
-    layers = len(net.weights)
-    return {
-        "weight_gradients": [maps(g.reshape(w.shape)) for g, w in zip(parts, net.weights)],
-        "bias_gradients": [maps(g) for g in parts[layers:]],
-    }
+    layers, at = [], 0
+    for shape in (*(w.shape for w in net.weights), *(b.shape for b in net.biases)):
+        size = math.prod(shape)
+        layers.append(maps(flat[at : at + size].reshape(shape)))
+        at += size
+    return {"weight_gradients": layers[: len(net.weights)], "bias_gradients": layers[len(net.weights) :]}
 
 
 def metrics(trainer: Trainer) -> dict[str, Any]:
