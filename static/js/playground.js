@@ -471,7 +471,8 @@
 
   function storedPin() {
     try {
-      return JSON.parse(window.sessionStorage.getItem(PIN_KEY));
+      const stored = JSON.parse(window.sessionStorage.getItem(PIN_KEY));
+      return stored && stored.curves && stored.settings ? stored : null;
     } catch (error) {
       return null; // no storage (or a damaged entry): nothing pinned
     }
@@ -506,8 +507,8 @@
       return `${text($("data-title"))}: ${choice ? text(choice.closest("label")) : raw}`;
     }
     if (name === "features") {
-      const labels = raw.split(",").map((f) => $(`feature-${f}`)?.closest("label").querySelector(".feature-label") ?? null);
-      return `${text($("features-title"))}: ${raw.split(",").map((f, i) => (labels[i] ? text(labels[i]) : f)).join(", ")}`;
+      const feature = (f) => ($(`feature-${f}`) ? text($(`feature-${f}`).closest("label")) : f);
+      return `${text($("features-title"))}: ${raw.split(",").map(feature).join(", ")}`;
     }
     const control = document.querySelector(`[data-control="${name}"]`);
     const input = $(`control-${name}`);
@@ -541,7 +542,7 @@
       .map((name) => (name in pinned.settings ? describe(name, pinned.settings[name]) : null))
       .filter((line) => line !== null);
     caption.textContent = message("pinned_run", {
-      settings: changed.length ? changed.join(" · ") : message("same_settings"),
+      settings: changed.length ? changed.join("; ") : message("same_settings"),
       epoch: formatter(0).format(pinned.epoch),
       train: format(pinned.train),
       test: format(pinned.test),
