@@ -67,6 +67,7 @@ def test_the_stream_sends_the_json_steps_frames_with_raw_maps(client: TestClient
                 assert same(got, typed_to_flat(expected)), config
         grid = got["output"]["grid"]
         assert got["output"]["z"].size == grid * grid
+        assert all(g.dtype == np.float32 for g in (*got["weight_gradients"], *got["bias_gradients"]))
 
 
 def test_stream_errors_are_messages_and_the_stream_goes_on(client: TestClient) -> None:
