@@ -354,4 +354,17 @@ EN: dict[str, str] = {
     "gallery.random_search.text": "Random changes to all the weights, kept only when the loss falls: no gradient at all. After 100 epochs, compare it with the next one.",
     "gallery.gradient_descent.title": "Gradient descent, same task",
     "gallery.gradient_descent.text": "The same network and data trained with stochastic gradient descent, to compare with the random search.",
+    # -- the backpropagation view and pinned loss curves (issue 10): network.html, output.html,
+    #    static/js/playground.js --
+    "network.gradients": "Gradient size per layer: the norm of ∂J/∂w over the layer's weights and biases, for the last mini-batch (log scale, 10⁻⁶ to 10²). Bars that shrink towards the inputs show a vanishing gradient; bars that grow past 10, an exploding one. Hover a weight or a neuron for its own gradient.",
+    "network.gradients_none": "This training method uses no gradient, so there is nothing to show here.",
+    "output.pin": "Pin this curve",
+    "output.unpin": "Unpin",
+    "js.weight_gradient": "∂J/∂w of the last mini-batch: {value}",
+    "js.bias_gradient": "∂J/∂b of the last mini-batch: {value}",
+    "js.pinned": "pinned",
+    "js.pinned_run": "Dashed lines: the pinned curve ({settings}). At epoch {epoch} its loss was {train} on the training data and {test} on the test data.",
+    "js.same_settings": "the same settings",
+    "js.layers": "Hidden layers",
+    "js.seed": "Data seed",
 }

@@ -348,4 +348,16 @@ ES: dict[str, str] = {
     "gallery.random_search.text": "Cambios al azar de todos los pesos, que solo se conservan si el coste baja: sin gradiente. Tras 100 épocas, compárala con el siguiente.",
     "gallery.gradient_descent.title": "Descenso de gradiente, misma tarea",
     "gallery.gradient_descent.text": "La misma red y los mismos datos entrenados con descenso de gradiente estocástico, para compararlo con la búsqueda aleatoria.",
+    # -- la vista de la retropropagación y las curvas fijadas (issue 10) --
+    "network.gradients": "Tamaño del gradiente de cada capa: la norma de ∂J/∂w sobre los pesos y sesgos de la capa, en el último minilote (escala logarítmica, de 10⁻⁶ a 10²). Si las barras encogen hacia las entradas, el gradiente se desvanece; si pasan de 10, explota. Pasa el ratón por un peso o una neurona para ver su propio gradiente.",
+    "network.gradients_none": "Este método de entrenamiento no usa el gradiente, así que aquí no hay nada que mostrar.",
+    "output.pin": "Fijar esta curva",
+    "output.unpin": "Quitar la curva fijada",
+    "js.weight_gradient": "∂J/∂w del último minilote: {value}",
+    "js.bias_gradient": "∂J/∂b del último minilote: {value}",
+    "js.pinned": "fijada",
+    "js.pinned_run": "Líneas a trazos: la curva fijada ({settings}). En la época {epoch} su coste era {train} con los datos de entrenamiento y {test} con los de prueba.",
+    "js.same_settings": "los mismos ajustes",
+    "js.layers": "Capas ocultas",
+    "js.seed": "Semilla de los datos",
 }

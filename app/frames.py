@@ -20,20 +20,24 @@ from app.metrics import metrics_detail
 from engine.progress import oscillating
 from engine.trainer import Trainer
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def typed_map(values: np.ndarray) -> dict[str, str]:
-    """A uint8 matrix as a Plotly typed array (row i is x2 = grid[i], column j is x1): the JSON
-    frame's form of a heatmap."""
+    """A uint8 matrix (a heatmap: row i is x2 = grid[i], column j is x1) or a float32 one (a
+    layer's gradients) as a Plotly typed array: the JSON frame's form of both."""
+    values = raw_map(values)
     return {
-        "dtype": "u1",
-        "bdata": base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii"),
+        "dtype": "f4" if values.dtype == np.float32 else "u1",
+        "bdata": base64.b64encode(values.tobytes()).decode("ascii"),
         "shape": ",".join(str(n) for n in values.shape),
     }
 
 
 def raw_map(values: np.ndarray) -> np.ndarray:
-    """A uint8 matrix as it is, row-major: the frame stream sends its bytes (app/trainers.py)."""
-    return np.ascontiguousarray(values, dtype=np.uint8)
+    """A uint8 matrix (float32 stays float32) as it is, row-major: the frame stream sends its
+    bytes (app/trainers.py)."""
+    return np.ascontiguousarray(values, dtype=np.float32 if values.dtype == np.float32 else np.uint8)
 
 
 def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
@@ -70,9 +74,31 @@ def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
         "weights": [_numbers(w) for w in snap.weights],
         "biases": [_numbers(b) for b in snap.biases],
         "gradient_norms": _numbers(snap.gradient_norms),
+        **gradients(trainer, maps),
         "flags": flags(trainer),
         "metrics_detail": metrics_detail(trainer),  # confusion matrices, predictions (app/metrics.py)
     }
+
+
+def gradients(trainer: Trainer, maps: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+    """∂J/∂w and ∂J/∂b of the last mini-batch (penalty included), as the engine kept them from
+    its last step: nothing is computed for the frame. One float32 array per layer, shaped as
+    ``weights`` and ``biases``; null for a training method that uses no gradient."""
+    if trainer.optimizer is None:
+        return {"weight_gradients": None, "bias_gradients": None}
+    net = trainer.network
+    grads = net.grads
+    # float32 holds what a tooltip shows; a gradient beyond its range is drawn at its limit
+    if not np.abs(grads).max() < _FLOAT32_MAX:  # (NaN included) rare: checked, not clipped, per frame
+        grads = np.clip(np.nan_to_num(grads), -_FLOAT32_MAX, _FLOAT32_MAX)
+    flat = grads.astype(np.float32)
+    # the flat vector holds every layer's weights, then every layer's biases (engine/network.py)
+    layers, at = [], 0
+    for shape in (*(w.shape for w in net.weights), *(b.shape for b in net.biases)):
+        size = math.prod(shape)
+        layers.append(maps(flat[at : at + size].reshape(shape)))
+        at += size
+    return {"weight_gradients": layers[: len(net.weights)], "bias_gradients": layers[len(net.weights) :]}
 
 
 def metrics(trainer: Trainer) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def _json_bytes(value: dict[str, Any], compress: bool = False) -> bytes:
 def binary_message(value: dict[str, Any]) -> bytes:
     """The frame stream's message (docs/api.md, "The frame stream"): a 4-byte little-endian
     length, that many bytes of JSON, then the heatmaps' raw bytes. In the JSON each heatmap is
-    ``{"u8": [offset, length]}`` into the bytes that follow it."""
+    ``{"u8": [offset, length]}`` into the bytes that follow it (``"f4"`` for float32 gradients)."""
     blobs: list[bytes] = []
     offset = 0
 
@@ -125,7 +125,7 @@ def binary_message(value: dict[str, Any]) -> bytes:
             blob = item.tobytes()
             blobs.append(blob)
             offset += len(blob)
-            return {"u8": [offset - len(blob), len(blob)]}
+            return {"f4" if item.dtype == np.float32 else "u8": [offset - len(blob), len(blob)]}
         if isinstance(item, dict):
             return {k: place(v) for k, v in item.items()}
         if isinstance(item, list) and item and isinstance(item[0], (list, np.ndarray)):

@@ -82,7 +82,8 @@ TYPED_NUMBERS = (*OPTIMIZER_PARAMS, *SCHEDULE_PARAMS)  # boxes where students ty
 ARTICLE_SECTIONS = ("neuron", "activation", "data", "cost", "gradient", "sgd", "bruteforce", "hidden")
 JS_MESSAGES = ("train", "test", "epoch", "loss", "function", "derivative", "weight", "bias", "neuron", "output",
                "invalid_number", "copied", "copy_failed", "expired", "server_error", "diverged", "zero_gradients",
-               "oscillating", "loss_log", "node_map", "unavailable")
+               "oscillating", "loss_log", "node_map", "unavailable",
+               "weight_gradient", "bias_gradient", "pinned", "pinned_run", "same_settings", "layers", "seed")
 
 
 @router.get("/", response_class=HTMLResponse)

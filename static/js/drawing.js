@@ -88,16 +88,21 @@
   const LOG_ABOVE = 1e3; // a curve spanning more than this factor is drawn on a log scale
   const PAD = { left: 44, right: 8, top: 16, bottom: 28 };
 
+  const PINNED_ALPHA = 0.45; // a pinned run's curves: faded and dashed, under the current run's
+
   /** Training and test loss by epoch, extended frame by frame. A long history arrives thinned
-   * (``history.epochs`` names each point's epoch, see app/frames.py): points carry their epoch. */
+   * (``history.epochs`` names each point's epoch, see app/frames.py): points carry their epoch.
+   * A pinned run ({epochs, train, test}, from ``curves()``) is drawn under it, and the axes
+   * hold both. */
   class LossChart {
     constructor(canvas, options) {
       this.canvas = canvas;
-      // {colours: {train, test}, labels: {epoch, loss, lossLog, train, test}, tick: y label, whole: epoch}
+      // {colours: {train, test}, labels: {epoch, loss, lossLog, train, test, pinned}, tick: y label, whole: epoch}
       this.options = options;
       this.epochs = [];
       this.train = [];
       this.test = [];
+      this.pinned = null;
       this.width = canvas.clientWidth;
       this.height = canvas.clientHeight;
       this.resize = new ResizeObserver(([entry]) => {
@@ -128,10 +133,22 @@
       for (const series of [this.epochs, this.train, this.test]) series.length = 0;
     }
 
+    /** Copies of the current curves, to pin. */
+    curves() {
+      return { epochs: [...this.epochs], train: [...this.train], test: [...this.test] };
+    }
+
+    /** Draw ``curves`` (or nothing, for null) under the current run's. */
+    pin(curves) {
+      this.pinned = curves;
+      this.draw();
+    }
+
     scale() {
       let low = Infinity;
       let high = 0;
-      for (const series of [this.train, this.test]) {
+      const runs = this.pinned ? [this, this.pinned] : [this];
+      for (const series of runs.flatMap((run) => [run.train, run.test])) {
         for (const v of series) {
           if (v === null || !Number.isFinite(v)) continue;
           if (v > high) high = v;
@@ -157,7 +174,8 @@
       const { colours, labels, tick, whole } = this.options;
       const plotW = width - PAD.left - PAD.right;
       const plotH = height - PAD.top - PAD.bottom;
-      const last = Math.max(10, this.epochs.length ? this.epochs[this.epochs.length - 1] : 0);
+      const lastOf = (epochs) => (epochs.length ? epochs[epochs.length - 1] : 0);
+      const last = Math.max(10, lastOf(this.epochs), this.pinned ? lastOf(this.pinned.epochs) : 0);
       const s = this.scale();
       const y = s.log
         ? (v) => PAD.top + plotH * (1 - (Math.log10(v) - s.low) / Math.max(1, s.high - s.low))
@@ -199,9 +217,12 @@
       g.textAlign = "left";
       g.textBaseline = "middle";
       let lx = PAD.left;
-      for (const [name, colour] of [[labels.test, colours.test], [labels.train, colours.train]]) {
+      const legend = [[labels.test, colours.test], [labels.train, colours.train]];
+      if (this.pinned) legend.push([labels.pinned, "#888", true]);
+      for (const [name, colour, dashed] of legend) {
         g.fillStyle = colour;
-        g.fillRect(lx, 6, 14, 2);
+        if (dashed) [0, 6, 12].forEach((dx) => g.fillRect(lx + dx, 6, 3, 2));
+        else g.fillRect(lx, 6, 14, 2);
         g.fillStyle = "#444";
         g.fillText(name, lx + 18, 7);
         lx += 24 + g.measureText(name).width;
@@ -212,19 +233,24 @@
       g.rect(PAD.left, PAD.top - 2, plotW, plotH + 4);
       g.clip();
       // At epoch 0 each curve is one dot: the training dot smaller, so that both show.
-      for (const [series, colour, dot] of [[this.test, colours.test, 4], [this.train, colours.train, 2.5]]) {
-        this.line(g, series, x, y, colour, s.log, dot);
+      const runs = [[this, 1, []]];
+      if (this.pinned) runs.unshift([this.pinned, PINNED_ALPHA, [5, 4]]);
+      for (const [run, alpha, dash] of runs) {
+        g.globalAlpha = alpha;
+        g.setLineDash(dash);
+        for (const [series, colour, dot] of [[run.test, colours.test, 4], [run.train, colours.train, 2.5]]) {
+          this.line(g, run.epochs, series, x, y, colour, s.log, dot);
+        }
       }
       g.restore();
     }
 
-    line(g, series, x, y, colour, log, dot) {
+    line(g, epochs, series, x, y, colour, log, dot) {
       // More epochs than pixels: each pixel column draws the range of its epochs.
       g.strokeStyle = colour;
       g.fillStyle = colour;
       g.lineWidth = 2;
       const valid = (v) => v !== null && Number.isFinite(v) && (log ? v > 0 : v >= 0);
-      const epochs = this.epochs;
       if (series.length === 1 && valid(series[0])) {
         g.beginPath();
         g.arc(x(epochs[0]), y(series[0]), dot, 0, 2 * Math.PI);

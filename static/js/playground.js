@@ -17,11 +17,16 @@
   let colours = null; // colour tables of this playground (drawing.js palettes)
   let lossChart = null;
   let edges = []; // the diagram's weight paths with their indices, found once per playground
+  let gradientCells = []; // per layer: the bar and the number of its gradient's size
+  let tooltipText = null; // what the shown tooltip says, asked again at every frame
   let preview = null; // the node whose map the output panel shows instead of the output
   let weights = [];
   let biases = [];
   let lastFrame = null;
   let pendingFlag = ""; // a message to show once the next playground is drawn
+  // A run's loss curves kept to compare the next runs with: {curves, settings, epoch, train,
+  // test}, or null. It outlives the playground's swaps, and a reload of the tab (sessionStorage).
+  let pinned;
 
   const $ = (id) => document.getElementById(id);
 
@@ -54,17 +59,24 @@
     return payload;
   }
 
-  function bytes(map) {
-    // A JSON frame's heatmap is a Plotly typed array (base64); a streamed one is already bytes.
-    return map instanceof Uint8Array ? map : Uint8Array.from(atob(map.bdata), (c) => c.charCodeAt(0));
+  function typed(value) {
+    // A JSON frame's heatmap (uint8) or gradients (float32) are a Plotly typed array (base64); a
+    // streamed frame's are already a Uint8Array or a Float32Array.
+    if (ArrayBuffer.isView(value)) return value;
+    const bytes = Uint8Array.from(atob(value.bdata), (c) => c.charCodeAt(0));
+    return value.dtype === "f4" ? new Float32Array(bytes.buffer) : bytes;
   }
 
   function decoded(frame) {
-    // Every heatmap of a frame as a Uint8Array, whichever way the frame came.
+    // Every heatmap of a frame as a Uint8Array, every layer's gradients as a Float32Array,
+    // whichever way the frame came.
     const out = frame.output;
-    out.z = bytes(out.z);
-    if (out.confidence) out.confidence = bytes(out.confidence);
-    for (const layer of frame.nodes.layers) layer.forEach((map, i) => { layer[i] = bytes(map); });
+    out.z = typed(out.z);
+    if (out.confidence) out.confidence = typed(out.confidence);
+    for (const layer of frame.nodes.layers) layer.forEach((map, i) => { layer[i] = typed(map); });
+    for (const key of ["weight_gradients", "bias_gradients"]) {
+      if (frame[key]) frame[key] = frame[key].map(typed);
+    }
     return frame;
   }
 
@@ -155,6 +167,7 @@
     if (!formats.has(key)) {
       const options = style === "scientific" ? { notation: "scientific", maximumFractionDigits: 2 }
         : style === "tick" ? { maximumSignificantDigits: 2 }
+          : style === "significant" ? { maximumSignificantDigits: 3 }
           : { minimumFractionDigits: style, maximumFractionDigits: style };
       formats.set(key, new Intl.NumberFormat(state.lang, options));
     }
@@ -177,6 +190,11 @@
   function tick(value) {
     // An axis label, a few characters wide: 0.38, 12, 1.23E3.
     return compact(value, "tick", 0.01, 1000);
+  }
+
+  function gradientText(value) {
+    // A gradient in a tooltip: 3 significant digits, 0.0421 or 4.21E-3.
+    return value === null || value === undefined ? "–" : compact(value, "significant", 0.01, 1e4);
   }
 
   function drawMetrics(frame) {
@@ -234,6 +252,27 @@
     }
   }
 
+  const GRADIENT_SCALE = [-6, 2]; // the bars' log scale: 10⁻⁶ (empty) to 10² (full), as the legend says
+
+  function drawGradients(frame) {
+    // Each layer's gradient size as a bar and a number; nothing to draw for a method without one.
+    const none = frame.weight_gradients === null;
+    for (const [id, hidden] of [["gradient-none", !none], ["gradient-legend", none], ["gradient-row", none]]) {
+      const element = $(id);
+      if (element && element.hidden !== hidden) element.hidden = hidden;
+    }
+    const [low, high] = GRADIENT_SCALE;
+    frame.gradient_norms.forEach((norm, l) => {
+      const cell = gradientCells[l];
+      if (!cell) return;
+      const share = norm > 0 ? Math.min(1, Math.max(0, (Math.log10(norm) - low) / (high - low))) : 0;
+      const height = `${(share * 100).toFixed(1)}%`;
+      if (cell.fill.style.height !== height) cell.fill.style.height = height;
+      const text = norm === null ? "–" : tick(norm);
+      if (cell.value.textContent !== text) cell.value.textContent = text;
+    });
+  }
+
   function drawFlags(frame) {
     const flags = frame.flags;
     if (flags.diverged) {
@@ -263,7 +302,9 @@
     lossChart.draw();
     drawOutputMap(frame);
     drawNetwork(frame);
+    drawGradients(frame);
     drawFlags(frame);
+    if (tooltipText) $("tooltip").textContent = tooltipText(); // a weight hovered while it learns
   }
 
   function pointColours(ys) {
@@ -368,16 +409,27 @@
     return message("neuron", { layer, index: index + 1 });
   }
 
+  function gradientLine(key, gradients, layer, index) {
+    // The tooltip's second line: ∂J/∂w (or ∂J/∂b) of the last mini-batch, when the method has one.
+    return gradients ? `\n${message(key, { value: gradientText(gradients[layer][index]) })}` : "";
+  }
+
   function bindNetwork() {
-    // Every weight (a line) and bias (a neuron) is read by hovering or focusing it, and edited by
-    // clicking it or pressing Enter or Space on it.
+    // Every weight (a line) and bias (a neuron) is read by hovering or focusing it, with its
+    // gradient, and edited by clicking it or pressing Enter or Space on it.
     const tooltip = $("tooltip");
-    const editable = (element, name, value, save) => {
+    const editable = (element, name, value, gradient, save) => {
+      const text = () => `${name()}: ${format(value())}${gradient()}`;
       const show = (x, y) => {
         tooltip.hidden = false;
-        tooltip.textContent = `${name()}: ${format(value())}`;
+        tooltipText = text;
+        tooltip.textContent = text();
         tooltip.style.left = `${x + 12}px`;
         tooltip.style.top = `${y + 12}px`;
+      };
+      const hide = () => {
+        tooltip.hidden = true;
+        tooltipText = null;
       };
       const open = () => edit(name(), value(), save);
       element.addEventListener("mousemove", (event) => show(event.pageX, event.pageY));
@@ -385,8 +437,8 @@
         const box = element.getBoundingClientRect();
         show(box.left + window.scrollX + box.width / 2, box.top + window.scrollY + box.height / 2);
       });
-      element.addEventListener("mouseleave", () => { tooltip.hidden = true; });
-      element.addEventListener("blur", () => { tooltip.hidden = true; });
+      element.addEventListener("mouseleave", hide);
+      element.addEventListener("blur", hide);
       element.addEventListener("click", open);
       element.addEventListener("keydown", (event) => {
         if (event.key === "Enter" || event.key === " ") {
@@ -400,14 +452,114 @@
       const name = () => message("weight", { source: nodeName(layer, source), target: nodeName(layer + 1, target) });
       path.setAttribute("aria-label", name());
       editable(path, name, () => weights[layer][source][target],
+        () => gradientLine("weight_gradient", lastFrame.weight_gradients, layer, source * biases[layer].length + target),
         (value) => api("PUT", "/weight", { layer, source, target, value }));
     });
     document.querySelectorAll(".node[tabindex]").forEach((node) => {
       const layer = Number(node.dataset.layer) - 1;
       const index = Number(node.dataset.index);
       editable(node, () => message("bias"), () => biases[layer][index],
+        () => gradientLine("bias_gradient", lastFrame.bias_gradients, layer, index),
         (value) => api("PUT", "/bias", { layer, node: index, value }));
     });
+  }
+
+  // ---- pinning a run's loss curves -------------------------------------------------------------
+
+  const PIN_KEY = `playground.pinned:${window.location.pathname}`; // one pinned run per page of the tab
+  const UNSTATED = new Set(["lang", "hide", "hide_text", "show_test", "discretize"]); // not how a run trains
+
+  function storedPin() {
+    try {
+      const stored = JSON.parse(window.sessionStorage.getItem(PIN_KEY));
+      return stored && stored.curves && stored.settings ? stored : null;
+    } catch (error) {
+      return null; // no storage (or a damaged entry): nothing pinned
+    }
+  }
+
+  function storePin() {
+    try {
+      if (pinned) window.sessionStorage.setItem(PIN_KEY, JSON.stringify(pinned));
+      else window.sessionStorage.removeItem(PIN_KEY);
+    } catch (error) {
+      // full or forbidden: the pin lasts as long as the page
+    }
+  }
+
+  function settings() {
+    // The form's values by name (several values joined by commas), as the next post would send them.
+    const values = {};
+    for (const [name, value] of new FormData($("playground"))) {
+      if (UNSTATED.has(name) || value === "") continue;
+      values[name] = name in values ? `${values[name]},${value}` : value;
+    }
+    return values;
+  }
+
+  function describe(name, raw) {
+    // "Learning rate: 0.03", as the page shows that setting; null for one it does not show.
+    const text = (element) => element.textContent.trim();
+    if (name === "layers") return `${message("layers")}: ${raw ? raw.split(",").join(" · ") : "0"}`;
+    if (name === "seed") return `${message("seed")}: ${raw}`;
+    if (name === "dataset") {
+      const choice = $(`dataset-${raw}`);
+      return `${text($("data-title"))}: ${choice ? text(choice.closest("label")) : raw}`;
+    }
+    if (name === "features") {
+      const feature = (f) => ($(`feature-${f}`) ? text($(`feature-${f}`).closest("label")) : f);
+      return `${text($("features-title"))}: ${raw.split(",").map(feature).join(", ")}`;
+    }
+    const control = document.querySelector(`[data-control="${name}"]`);
+    const input = $(`control-${name}`);
+    if (!control || !input) return null;
+    const label = text($(`control-${name}-label`) ?? control.querySelector("span"));
+    let value = raw;
+    if (input instanceof HTMLSelectElement) {
+      const option = [...input.options].find((o) => o.value === raw);
+      value = option ? text(option) : raw;
+    } else if (input.type === "range") {
+      value = raw + (input.dataset.unit || "");
+    } else if (raw.trim() !== "" && Number.isFinite(Number(raw))) {
+      value = Number(raw).toLocaleString(state.lang);
+    }
+    return `${label}: ${value}`;
+  }
+
+  function showPinned() {
+    // The pinned run's curves under the current ones, and which run that was: the settings it
+    // had that differ from the form's now, and where its loss had got to.
+    lossChart.pin(pinned ? pinned.curves : null);
+    const unpin = $("unpin-curve");
+    if (unpin) unpin.disabled = !pinned;
+    const caption = $("pinned-caption");
+    if (!caption) return;
+    caption.hidden = !pinned;
+    if (!pinned) return;
+    const now = settings();
+    const names = [...new Set([...Object.keys(now), ...Object.keys(pinned.settings)])];
+    const changed = names.filter((name) => now[name] !== pinned.settings[name])
+      .map((name) => (name in pinned.settings ? describe(name, pinned.settings[name]) : null))
+      .filter((line) => line !== null);
+    caption.textContent = message("pinned_run", {
+      settings: changed.length ? changed.join("; ") : message("same_settings"),
+      epoch: formatter(0).format(pinned.epoch),
+      train: format(pinned.train),
+      test: format(pinned.test),
+    });
+  }
+
+  function pin(on) {
+    pinned = on ? {
+      curves: lossChart.curves(),
+      settings: settings(),
+      epoch: lastFrame.epoch,
+      train: lastFrame.metrics.train_loss,
+      test: lastFrame.metrics.test_loss,
+    } : null;
+    storePin();
+    showPinned();
+    if (!on) $("pin-curve").focus(); // the Unpin button is disabled now
   }
 
   // ---- wiring the page -----------------------------------------------------------------------
@@ -415,6 +567,8 @@
   function bindButtons() {
     const on = (id, handler) => { const el = $(id); if (el) el.addEventListener("click", handler); };
     on("play", () => setPlaying(!playing));
+    on("pin-curve", () => pin(true));
+    on("unpin-curve", () => pin(false));
     on("step", () => { setPlaying(false); run(async () => draw(await api("POST", "/step", { epochs: 1, since: lastFrame.epoch }))); });
     on("reset", () => run(async () => {
       setPlaying(false);
@@ -450,20 +604,28 @@
     if (lossChart) lossChart.disconnect();
     lossChart = new LossChart($("loss-chart"), {
       colours: { test: state.colours.negative, train: "#333" },
-      labels: { epoch: message("epoch"), loss: message("loss"), lossLog: message("loss_log"), train: message("train"), test: message("test") },
+      labels: {
+        epoch: message("epoch"), loss: message("loss"), lossLog: message("loss_log"),
+        train: message("train"), test: message("test"), pinned: message("pinned"),
+      },
       tick,
       whole: (v) => formatter(0).format(v),
     });
     edges = [...document.querySelectorAll("svg.edges path")].map((path) => ({
       path, layer: Number(path.dataset.layer), source: Number(path.dataset.source), target: Number(path.dataset.target),
     }));
+    const values = document.querySelectorAll(".gradient-value");
+    gradientCells = [...document.querySelectorAll(".gradient-fill")].map((fill, l) => ({ fill, value: values[l] }));
     preview = null;
+    tooltipText = null;
     bindButtons();
     bindNetwork();
     bindPreview();
     drawActivation();
     drawPoints();
     draw(state.frame);
+    if (pinned === undefined) pinned = storedPin(); // the first playground of this page
+    showPinned();
     if (pendingFlag) showFlag(pendingFlag);
     pendingFlag = "";
     showPlaying();

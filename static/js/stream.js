@@ -5,10 +5,10 @@
 //   s.close();
 //
 // The frame has the keys of the JSON frame (docs/api.md, app/frames.py) plus epochs_run, except
-// that every heatmap is a Uint8Array (row-major, row 0 = the bottom of the square, x2 = -6)
-// instead of a typed-array object. A lost or expired session rejects with a FrameStream.Expired;
-// any other problem with an Error(message). Answers come in the order of the requests; a closed
-// connection is opened again by the next step.
+// that every heatmap is a Uint8Array (row-major, row 0 = the bottom of the square, x2 = -6) and
+// every layer's gradients a Float32Array (row-major) instead of a typed-array object. A lost or
+// expired session rejects with a FrameStream.Expired; any other problem with an Error(message).
+// Answers come in the order of the requests; a closed connection is opened again by the next step.
 "use strict";
 
 (() => {
@@ -16,13 +16,16 @@
 
   const decoder = new TextDecoder();
 
-  // Each {"u8": [offset, length]} of the message's JSON becomes a view of the bytes after it.
+  // Each {"u8": [offset, length]} of the message's JSON becomes a view of the bytes after it,
+  // each {"f4": [offset, length]} a Float32Array of them.
   function revive(value, buffer, base) {
     if (Array.isArray(value)) {
       return value.length && typeof value[0] === "object" ? value.map((v) => revive(v, buffer, base)) : value;
     }
     if (value === null || typeof value !== "object") return value;
     if (Array.isArray(value.u8)) return new Uint8Array(buffer, base + value.u8[0], value.u8[1]);
+    // a Float32Array must start at a multiple of 4 bytes: it gets a copy of its few bytes
+    if (Array.isArray(value.f4)) return new Float32Array(buffer.slice(base + value.f4[0], base + value.f4[0] + value.f4[1]));
     for (const key of Object.keys(value)) value[key] = revive(value[key], buffer, base);
     return value;
   }

@@ -20,11 +20,13 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
+TYPED_DTYPES = {"u1": np.uint8, "f4": np.float32}  # a heatmap's bytes, a layer's gradients
+
+
 def decode(typed: dict[str, str]) -> np.ndarray:
     """A Plotly typed array back into a NumPy matrix."""
-    assert typed["dtype"] == "u1"
     shape = tuple(int(n) for n in typed["shape"].split(","))
-    return np.frombuffer(base64.b64decode(typed["bdata"]), dtype=np.uint8).reshape(shape)
+    return np.frombuffer(base64.b64decode(typed["bdata"]), dtype=TYPED_DTYPES[typed["dtype"]]).reshape(shape)
 
 
 def non_finite_paths(value: Any, path: str = "$") -> list[str]:

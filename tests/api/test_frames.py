@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from app.config import DEFAULT_GRID, MAX_GRID, MIN_GRID, PlaygroundConfig
-from app.frames import build_frame, data_points
+from app.frames import build_frame, data_points, raw_map, typed_map
 from engine.trainer import Trainer
 
 from .conftest import decode, non_finite_paths
 
 FRAME_KEYS = {"epoch", "iteration", "lr", "history", "metrics", "output", "nodes", "weights", "biases",
-              "gradient_norms", "flags", "metrics_detail"}
+              "gradient_norms", "weight_gradients", "bias_gradients", "flags", "metrics_detail"}
 
 
 def trainer(**changes) -> Trainer:
@@ -29,7 +29,7 @@ def test_default_frame_keys_and_shapes() -> None:
     assert frame["epoch"] == frame["iteration"] == 0
     out = frame["output"]
     assert (out["grid"], out["problem"], out["classes"], out["confidence"]) == (DEFAULT_GRID, "binary", 0, None)
-    assert decode(out["z"]).shape == (DEFAULT_GRID, DEFAULT_GRID)
+    assert decode(out["z"]).shape == (DEFAULT_GRID, DEFAULT_GRID) and out["z"]["dtype"] == "u1"
     g = math.ceil(DEFAULT_GRID / 2)
     assert frame["nodes"]["grid"] == g
     assert [len(layer) for layer in frame["nodes"]["layers"]] == [2, 4, 2]
@@ -39,6 +39,8 @@ def test_default_frame_keys_and_shapes() -> None:
     assert [np.shape(w) for w in frame["weights"]] == [(2, 4), (4, 2), (2, 1)]
     assert [len(b) for b in frame["biases"]] == [4, 2, 1]
     assert len(frame["gradient_norms"]) == 3
+    assert [decode(g).shape for g in frame["weight_gradients"]] == [(2, 4), (4, 2), (2, 1)]
+    assert [decode(g).shape for g in frame["bias_gradients"]] == [(4,), (2,), (1,)]
     assert frame["flags"] == {"diverged": None, "zero_gradients": None, "oscillating": False}
     assert set(frame["metrics"]) == {"train_loss", "test_loss", "train_metric", "test_metric", "metric"}
     assert frame["metrics"]["metric"] == "accuracy"
@@ -112,6 +114,41 @@ def test_history_increments_with_since() -> None:
         latest = build_frame(t, since=since)["history"]
         assert latest["start"] == 5 and latest["train_loss"] == full["train_loss"][-1:]
     assert full["train_loss"][-1] == build_frame(t)["metrics"]["train_loss"]
+
+
+@pytest.mark.parametrize("changes", [
+    {},  # the compiled SGD epoch
+    {"optimizer": "adam", "reg": "l2", "reg_rate": 0.03},  # a step at a time, penalty included
+    {"dataset": "blobs", "classes": 3, "layers": (3,), "reg": "l1", "reg_rate": 0.01},
+])
+def test_gradients_are_the_last_mini_batchs(changes) -> None:
+    t = trainer(**changes)
+    t.step(3)
+    grads = t.network.grads.copy()
+    assert np.abs(grads).max() > 0
+    for maps, read in ((typed_map, decode), (raw_map, lambda a: a)):
+        frame = build_frame(t, maps=maps)
+        got = [read(g) for g in (*frame["weight_gradients"], *frame["bias_gradients"])]
+        assert all(g.dtype == np.float32 for g in got)
+        assert [g.shape for g in got] == [p.shape for p in (*t.network.grad_weights, *t.network.grad_biases)]
+        flat = np.concatenate([g.ravel() for g in got])  # the engine's order: weights, then biases
+        np.testing.assert_allclose(flat, grads, rtol=1e-6, atol=1e-30)
+    assert np.array_equal(t.network.grads, grads)  # the frame computed nothing new
+
+
+def test_gradients_are_null_without_a_gradient_method() -> None:
+    t = trainer(optimizer="random_search")
+    t.step(2)
+    frame = build_frame(t)
+    assert frame["weight_gradients"] is None and frame["bias_gradients"] is None
+
+
+def test_gradients_out_of_float32s_range_are_drawn_at_its_limit() -> None:
+    t = trainer()
+    t.network.grads[:3] = [1e300, -np.inf, np.nan]
+    with np.errstate(all="ignore"):  # the layer's norm overflows too
+        first = decode(build_frame(t)["weight_gradients"][0]).ravel()[:3]
+    assert first.tolist() == [np.finfo(np.float32).max, -np.finfo(np.float32).max, 0.0]
 
 
 def test_numbers_are_rounded_to_six_significant_digits() -> None:

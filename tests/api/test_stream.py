@@ -14,16 +14,18 @@ from .test_classroom import page_state
 
 
 def read(message: bytes) -> dict[str, Any]:
-    """A stream message as the JSON frame's shape, each heatmap a NumPy vector of its bytes."""
+    """A stream message as the JSON frame's shape, each heatmap (and each layer's gradients) a
+    NumPy vector of its bytes."""
     length = struct.unpack("<I", message[:4])[0]
     head = json.loads(message[4:4 + length])
     blobs = message[4 + length:]
 
     def revive(value: Any) -> Any:
         if isinstance(value, dict):
-            if "u8" in value:
-                offset, size = value["u8"]
-                return np.frombuffer(blobs[offset:offset + size], dtype=np.uint8)
+            for tag, dtype in (("u8", np.uint8), ("f4", np.float32)):
+                if tag in value:
+                    offset, size = value[tag]
+                    return np.frombuffer(blobs[offset:offset + size], dtype=dtype)
             return {k: revive(v) for k, v in value.items()}
         if isinstance(value, list):
             return [revive(v) for v in value]
@@ -65,6 +67,7 @@ def test_the_stream_sends_the_json_steps_frames_with_raw_maps(client: TestClient
                 assert same(got, typed_to_flat(expected)), config
         grid = got["output"]["grid"]
         assert got["output"]["z"].size == grid * grid
+        assert all(g.dtype == np.float32 for g in (*got["weight_gradients"], *got["bias_gradients"]))
 
 
 def test_stream_errors_are_messages_and_the_stream_goes_on(client: TestClient) -> None:
