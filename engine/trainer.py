@@ -489,9 +489,21 @@ class Trainer:
         """Train loss, test loss, train metric, test metric (accuracy, or R² for regression)."""
         forward = self.network.forward(self._x_all)  # both sets in one pass
         z, predicted, n = forward.zs[-1], forward.output, len(self.x_train)
+        self._evaluated = (self.network.params.copy(), self._x_all, predicted)
         train_loss, train_metric = self._loss_and_metric(z[:n], predicted[:n], self.y_train)
         test_loss, test_metric = self._loss_and_metric(z[n:], predicted[n:], self.y_test)
         return train_loss, test_loss, train_metric, test_metric
+
+    def outputs(self) -> Array:
+        """The network's outputs for the training points then the test points (``x_train`` and
+        ``x_test``, one row each): those of the last ``evaluate`` while the weights and data are
+        still the ones it saw (a frame after an epoch then costs no forward pass), else computed."""
+        params, x, predicted = self._evaluated
+        if x is not self._x_all or not np.array_equal(params, self.network.params):
+            with np.errstate(all="ignore"):
+                predicted = self.network.predict(self._x_all)
+            self._evaluated = (self.network.params.copy(), self._x_all, predicted)
+        return predicted
 
     def _loss_and_metric(self, z: Array, predicted: Array, y: Array) -> tuple[float, float]:
         """The loss (as ``batch_loss``) and the metric of one set from its output layer."""

@@ -306,3 +306,25 @@ def test_a_thinned_history_loads_back_with_one_entry_an_epoch():
     for bad in ([1, *epochs[1:]], [0, *epochs[2:], epochs[-1]], epochs[:-1]):
         with pytest.raises(ValueError, match="epochs"):
             History.from_dict({**window.to_dict(), "epochs": bad})
+
+
+def test_outputs_follow_the_weights_however_they_changed():
+    """``outputs`` reuses the last evaluation's forward pass; it must never serve an old one."""
+    trainer = Trainer(Setup(dataset="plane", learning_rate=10.0))
+
+    def fresh():
+        return np.concatenate([trainer.network.predict(trainer.x_train), trainer.network.predict(trainer.x_test)])
+
+    def check():
+        assert np.array_equal(trainer.outputs(), fresh())
+
+    check()
+    trainer.step(2)
+    check()
+    trainer.network.params[3] += 0.5  # as loading a saved model does, without an evaluation
+    check()
+    trainer.step(50)  # diverges: the evaluation saw the rejected weights, then the kept ones return
+    assert trainer.divergence is not None
+    check()
+    trainer.reconfigure(replace(trainer.setup, noise=0.1))  # new data
+    check()
