@@ -1,4 +1,5 @@
-"""What every request and answer passes through: a bound on the body, and the security headers.
+"""What every request and answer passes through: a bound on the body, and the security headers;
+and the per-client rate limit that the costly requests spend (``RateLimit``).
 
 Both are plain ASGI middleware, so they see every route, static files and errors included.
 ``BodyLimit`` counts the body's bytes as they arrive, so a client cannot get round it by leaving
@@ -11,7 +12,11 @@ Content-Security-Policy that allows scripts, styles, images and connections from
 
 from __future__ import annotations
 
+import math
 import re
+import threading
+import time
+from typing import Callable, Hashable
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -106,3 +111,33 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RateLimit:
+    """At most ``per_minute`` events a minute per client (address): a token bucket per client,
+    full at first (a burst of ``per_minute``) and refilled at ``per_minute`` a minute. The
+    costly requests one client can make at will (opening a page renders it in the server
+    process, which relays every student's frames; starting a trainer) spend from it, so one
+    client cannot take the server from the others."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1:
+            raise ValueError(f"need per_minute ≥ 1, got {per_minute}")
+        self.per_minute = per_minute
+        self.clock = clock
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # client -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def take(self, client: Hashable) -> int | None:
+        """Spend one of ``client``'s events: None when it may, else the whole seconds until it may."""
+        full, rate = float(self.per_minute), self.per_minute / 60.0
+        with self._lock:
+            now = self.clock()
+            tokens, then = self._buckets.get(client, (full, now))
+            tokens = min(full, tokens + (now - then) * rate)
+            if tokens < 1:
+                return math.ceil((1 - tokens) / rate)
+            self._buckets[client] = (tokens - 1, now)
+            if len(self._buckets) > 10_000:  # forget the clients whose bucket is full again
+                self._buckets = {c: (t, w) for c, (t, w) in self._buckets.items() if t + (now - w) * rate < full}
+            return None

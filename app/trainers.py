@@ -14,7 +14,8 @@ shares the worker between clients (addresses) by the worker time each used, firs
 served within one; since every
 session has at most two requests outstanding (app/sessions.py), a busy worker slows all its
 clients alike and starves none. A step trains within its time budget, and within
-``SHARED_STEP_BUDGET_MS`` when other requests wait for the worker.
+``SHARED_STEP_BUDGET_MS`` when other requests wait for the worker: stopping before an epoch that
+would end past it.
 
 A worker that dies, or does not answer within ``deadline`` seconds (a stuck or stopped process),
 is killed and replaced; the request it held fails with ``TrainerLost``, and its other sessions
@@ -84,14 +85,21 @@ def _view(trainer: Trainer) -> dict[str, Any]:
 
 
 def _train(trainer: Trainer, epochs: int, budget: float | None) -> int:
-    """Train up to ``epochs`` epochs, stopping early when ``budget`` seconds are used up (after
-    at least one epoch) or training diverged; return how many ran."""
-    ends = None if budget is None else time.perf_counter() + budget
-    ran = 0
-    while ran < epochs and trainer.step(1):
-        ran += 1
-        if ends is not None and time.perf_counter() >= ends:
+    """Train up to ``epochs`` epochs within ``budget`` seconds; return how many ran. The first
+    epoch always runs; each next one only if it would end within the budget, judging by the
+    longest epoch so far (an epoch cannot be cut: a request with the worker to itself stops
+    before its budget rather than after, so the requests waiting behind it wait at most that).
+    Training that diverges stops too."""
+    began = time.perf_counter()
+    longest, ran = 0.0, 0
+    while ran < epochs:
+        start = time.perf_counter()
+        if ran and budget is not None and start - began + longest > budget:
             break
+        if not trainer.step(1):
+            break
+        longest = max(longest, time.perf_counter() - start)
+        ran += 1
     return ran
 
 

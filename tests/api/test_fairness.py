@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.config import PlaygroundConfig
 from app.main import create_app
+from app.security import RateLimit
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
 from app.trainers import Request, _FairQueue
@@ -49,7 +50,8 @@ def test_creating_sessions_is_limited_per_client() -> None:
 
 
 def test_opening_pages_costs_no_trainer_and_evicts_no_student() -> None:
-    student, abuser = _clients(Settings(max_sessions=20, max_unstarted_sessions=50), "10.0.0.1", "10.0.0.2")
+    student, abuser = _clients(Settings(max_sessions=20, max_unstarted_sessions=50, page_opens_per_minute=1000),
+                               "10.0.0.1", "10.0.0.2")
     sid = _student_session(student)
     gc.collect()
     trainers_before = sum(type(o) is Trainer for o in gc.get_objects())
@@ -62,6 +64,30 @@ def test_opening_pages_costs_no_trainer_and_evicts_no_student() -> None:
     page = page_state(abuser.get("/?dataset=spiral&seed=3").text)
     first = abuser.post(f"/api/sessions/{page['sid']}/step", json={"epochs": 1, "since": -1}).json()
     assert first["epoch"] == 1 and first["history"]["train_loss"][0] == page["frame"]["history"]["train_loss"][0]
+
+
+def test_opening_pages_is_limited_per_client() -> None:
+    """Each page is rendered by the server process that relays every student's frames."""
+    student, abuser = _clients(Settings(page_opens_per_minute=3), "10.0.0.1", "10.0.0.2")
+    answers = [abuser.get(path, headers={"accept-language": "en"}) for path in ("/?seed=1", "/", "/lessons/2", "/")]
+    assert [a.status_code for a in answers] == [200] * 3 + [429]
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) in range(1, 21) and "Many pages were opened" in refused.text
+    assert f'http-equiv="refresh" content="{refused.headers["retry-after"]}"' in refused.text  # it opens by itself
+    rebuilt = abuser.get("/playground?seed=1", headers={"hx-request": "true"})  # the page's own request
+    assert rebuilt.status_code == 200 and rebuilt.headers["hx-refresh"] == "true"
+    assert student.get("/").status_code == 200  # others are not affected
+
+
+def test_a_rate_limit_refills_at_its_rate() -> None:
+    now = [0.0]
+    limit = RateLimit(6, clock=lambda: now[0])  # one every 10 s, six at once
+    assert [limit.take("a") for _ in range(7)] == [None] * 6 + [10]
+    assert limit.take("b") is None
+    now[0] = 5.0
+    assert limit.take("a") == 5
+    now[0] = 10.0
+    assert limit.take("a") is None and limit.take("a") == 10
 
 
 def test_eviction_takes_from_whoever_holds_the_most() -> None:
