@@ -39,7 +39,9 @@ from engine.losses import (
     add_penalty_gradient,
     check_loss,
     check_regularization,
+    loss_terms,
     loss_value,
+    mean_loss,
 )
 from engine.network import INITIALIZATIONS, Network
 from engine.nongradient import NON_GRADIENT_METHODS, check_method_fits, non_gradient_epoch
@@ -490,9 +492,9 @@ class Trainer:
         forward = self.network.forward(self._x_all)  # both sets in one pass
         z, predicted, n = forward.zs[-1], forward.output, len(self.x_train)
         self._evaluated = (self.network.params.copy(), self._x_all, predicted)
-        train_loss, train_metric = self._loss_and_metric(z[:n], predicted[:n], self.y_train)
-        test_loss, test_metric = self._loss_and_metric(z[n:], predicted[n:], self.y_test)
-        return train_loss, test_loss, train_metric, test_metric
+        terms = loss_terms(self.loss_name, self.network.output, z, predicted, self._y_all)  # as batch_loss's
+        return (mean_loss(terms[:n]), mean_loss(terms[n:]),
+                self._metric(predicted[:n], self.y_train), self._metric(predicted[n:], self.y_test))
 
     def outputs(self) -> Array:
         """The network's outputs for the training points then the test points (``x_train`` and
@@ -504,11 +506,6 @@ class Trainer:
                 predicted = self.network.predict(self._x_all)
             self._evaluated = (self.network.params.copy(), self._x_all, predicted)
         return predicted
-
-    def _loss_and_metric(self, z: Array, predicted: Array, y: Array) -> tuple[float, float]:
-        """The loss (as ``batch_loss``) and the metric of one set from its output layer."""
-        loss = loss_value(self.loss_name, self.network.output, z, predicted, y)
-        return loss, self._metric(predicted, y)
 
     def _metric(self, predicted: Array, y: Array) -> float:
         if self.problem == "regression":
