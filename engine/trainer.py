@@ -10,6 +10,7 @@ never changes the data.
 from __future__ import annotations
 
 import copy
+import math
 from array import array
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
@@ -435,7 +436,8 @@ class Trainer:
 
     def _one_epoch(self) -> None:
         net, s = self.network, self.setup
-        saved = (net.params.copy(), copy.deepcopy(self.optimizer), self.rng.bit_generator.state, self.iteration)
+        optimizer = None if self.optimizer is None else self.optimizer.copy()
+        saved = (net.params.copy(), optimizer, self.rng.bit_generator.state, self.iteration)
         lr = self.learning_rate
         order = self.rng.permutation(len(self.x_train))
         xs, ys = self.x_train[order], self.y_train[order]
@@ -477,7 +479,7 @@ class Trainer:
         """Non-finite numbers, or a training loss that grew past DIVERGENCE_FACTOR times its
         start: caught early, the weights kept are not already astronomically large (a loss of
         1e225 that a smaller learning rate would never bring down)."""
-        if not (np.isfinite(values).all() and np.isfinite(self.network.params).all()):
+        if not (all(map(math.isfinite, values)) and np.isfinite(self.network.params).all()):
             return True
         loss, previous = values[0], self.history.train_loss[-1]
         return loss > previous and loss > DIVERGENCE_FACTOR * max(1.0, self.history.train_loss[0])
