@@ -23,6 +23,10 @@ def _int_from_env(name: str, default: int, minimum: int) -> int:
 # Requests of one session that may wait while another of its requests is at work: more answer
 # 429 at once, so that one client cannot fill the server's thread pool or a worker's queue.
 MAX_QUEUED_PER_SESSION = 1
+# HTTP requests of one client (address) at work at once; its others wait their turn, costing
+# nothing (app/security.py ClientTurns): a script with a hundred connections gets the server
+# process's attention like a student with sixteen.
+MAX_REQUESTS_AT_WORK_PER_CLIENT = 16
 # A step's time budget while other requests wait for the same worker (app/trainers.py): what a
 # student's frame may wait behind another's long training, and about the heaviest allowed epoch.
 SHARED_STEP_BUDGET_MS = 10

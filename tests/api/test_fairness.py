@@ -3,13 +3,14 @@ out, by creating sessions or by opening pages."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 from fastapi.testclient import TestClient
 
 from app.config import PlaygroundConfig
 from app.main import create_app
-from app.security import RateLimit
+from app.security import ClientTurns, RateLimit
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
 from app.trainers import Request, _FairQueue
@@ -124,3 +125,31 @@ def test_a_worker_is_shared_by_the_time_each_client_used() -> None:
         served.append(i)
     assert served == [1, 2, 3]
     assert queue.get()[0].owner == "light"  # still under the heavy client's half second
+
+
+def test_a_client_has_at_most_its_turns_of_requests_at_work() -> None:
+    """Its other requests wait, unread, while other clients' go straight in."""
+    entered: list[str] = []
+    release = asyncio.Event()
+
+    async def app(scope, receive, send) -> None:
+        entered.append(scope["path"])
+        await release.wait()
+
+    turns = ClientTurns(app, limit=2)
+
+    def request(client: str, path: str):
+        return turns({"type": "http", "path": path, "client": (client, 1)}, None, None)
+
+    async def run() -> None:
+        tasks = [asyncio.create_task(request("10.0.0.2", f"/api/{i}")) for i in range(4)]
+        tasks.append(asyncio.create_task(request("10.0.0.1", "/api/student")))
+        tasks.append(asyncio.create_task(request("10.0.0.2", "/healthz")))  # takes no turn
+        await asyncio.sleep(0.01)
+        assert entered == ["/api/0", "/api/1", "/api/student", "/healthz"]
+        release.set()
+        await asyncio.gather(*tasks)
+        assert entered[4:] == ["/api/2", "/api/3"]  # in the order they came
+        assert not turns._turns  # idle clients keep nothing
+
+    asyncio.run(run())
