@@ -12,6 +12,7 @@ EN: dict[str, str] = {
     "notes.ignored": "Some values in the link could not be used; the playground opened with defaults for them:",
     # scale-out: the page shown while the shared session store (Redis) is unreachable
     "unavailable.message": "The server cannot reach its session store for a moment. This page tries again by itself every few seconds; your training is kept.",
+    "limits.pages": "Many pages were opened from this address in a short time. This page opens by itself in a few seconds.",
     "js.unavailable": "The server cannot reach its sessions for a moment; training paused. Press ▶ again in a few seconds: nothing is lost.",
     "topbar.label": "Training controls",
     "run.reset": "Reset the network",

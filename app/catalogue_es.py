@@ -12,6 +12,7 @@ ES: dict[str, str] = {
     "notes.ignored": "Algunos valores del enlace no se pudieron usar; se abrió con los valores por defecto para ellos:",
     # scale-out: the page shown while the shared session store (Redis) is unreachable
     "unavailable.message": "El servidor no puede acceder a sus sesiones en este momento. Esta página lo vuelve a intentar sola cada pocos segundos; tu entrenamiento se conserva.",
+    "limits.pages": "Desde esta dirección se han abierto muchas páginas en poco tiempo. Esta página se abrirá sola en unos segundos.",
     "js.unavailable": "El servidor no puede acceder a sus sesiones en este momento; el entrenamiento está en pausa. Pulsa ▶ de nuevo en unos segundos: no se pierde nada.",
     "topbar.label": "Controles del entrenamiento",
     "run.reset": "Reiniciar la red",

@@ -1,7 +1,8 @@
 """A Trainer -> the compact JSON frame the page draws (see "The frame" in docs/api.md).
 
 The page asks for a frame every few epochs, so frames must be small: heatmaps are quantised to
-uint8 and sent as Plotly typed arrays (base64) in JSON, or as raw bytes on the frame stream, numbers are rounded to 6 significant digits, and
+uint8 and sent as Plotly typed arrays (base64) in JSON, or as raw bytes on the frame stream
+(app/trainers.py ``RawMaps``), numbers are rounded to 6 significant digits, and
 the loss history is sent only from the epoch after the client's last one (``since``).
 JSON cannot carry NaN or Infinity, so every number passes through ``_number``, which turns a
 non-finite value into null; heatmaps map non-finite values into their range.
@@ -36,7 +37,7 @@ def typed_map(values: np.ndarray) -> dict[str, str]:
 
 def raw_map(values: np.ndarray) -> np.ndarray:
     """A uint8 matrix (float32 stays float32) as it is, row-major: the frame stream sends its
-    bytes (app/trainers.py)."""
+    bytes (app/trainers.py ``RawMaps``)."""
     return np.ascontiguousarray(values, dtype=np.float32 if values.dtype == np.float32 else np.uint8)
 
 
@@ -66,10 +67,7 @@ def build_frame(trainer: Trainer, since: int = -1, grid: int = DEFAULT_GRID,
         # output's grid (ceil(G/2) points a side) looks the same there and quarters their size.
         "nodes": {
             "grid": math.ceil(grid / 2),
-            "layers": [
-                [maps(_signed((_input_scale(node) if depth == 0 else node)[::2, ::2])) for node in layer]
-                for depth, layer in enumerate(snap.node_maps)
-            ],
+            "layers": [[maps(node) for node in layer] for layer in _node_thumbnails(snap.node_maps)],
         },
         "weights": [_numbers(w) for w in snap.weights],
         "biases": [_numbers(b) for b in snap.biases],
@@ -175,11 +173,17 @@ def _signed(values: np.ndarray) -> np.ndarray:
     return _unit((np.asarray(values) + 1.0) / 2.0)
 
 
-def _input_scale(values: np.ndarray) -> np.ndarray:
-    """An input feature spans its own range (x1 runs from -6 to 6 unscaled, x1² from 0 to 36):
-    divided by its largest magnitude, every input map shows its whole shape in the colours."""
-    largest = float(np.max(np.abs(values)))
-    return values / largest if largest > 0 else values
+def _node_thumbnails(node_maps: list[np.ndarray]) -> list[np.ndarray]:
+    """Each layer's node maps (nodes, G, G) as uint8 thumbnails, every second row and column,
+    quantised in one call for the whole network (a frame makes them all). An input feature spans
+    its own range (x1 runs from -6 to 6 unscaled, x1² from 0 to 36): divided by its largest
+    magnitude, every input map shows its whole shape in the colours."""
+    inputs = node_maps[0]
+    largest = np.abs(inputs).max(axis=(1, 2), keepdims=True)
+    layers = [inputs[:, ::2, ::2] / np.where(largest > 0, largest, 1), *(layer[:, ::2, ::2] for layer in node_maps[1:])]
+    quantised = _signed(np.concatenate(layers))
+    ends = np.cumsum([len(layer) for layer in layers])
+    return [quantised[end - len(layer):end] for end, layer in zip(ends.tolist(), layers)]
 
 
 def _number(value: float) -> float | None:

@@ -17,7 +17,7 @@ from app.own_data import own_dataset
 from app.paths import STATIC_DIR
 from app.routes import api, classroom, data, errors, pages, stream
 from app.routes import lessons as lesson_pages
-from app.security import BodyLimit, SecurityHeaders
+from app.security import BodyLimit, ClientTurns, RateLimit, SecurityHeaders
 from app.sessions import ClientAddress, InMemorySessionStore, SessionStore
 from app.settings import Settings
 from app.trainers import make_trainers
@@ -58,8 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = store
     app.state.datastore = datastore
+    app.state.page_opens = RateLimit(settings.page_opens_per_minute)
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(ClientAddress)
+    app.add_middleware(ClientTurns)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors included
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

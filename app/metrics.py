@@ -21,23 +21,23 @@ def metrics_detail(trainer: Trainer) -> dict[str, Any]:
     """Per split: ``{confusion, class_accuracy}`` for classes, ``{predicted}`` for regression.
     ``confusion[i][j]`` counts the points of class i predicted as class j; ``class_accuracy[i]``
     is the share of class i predicted right (None when the split has none of it); ``predicted``
-    follows the order of the frame's data points (the first ``MAX_PLOTTED`` of each split)."""
-    splits = {"train": (trainer.x_train, trainer.y_train), "test": (trainer.x_test, trainer.y_test)}
+    follows the order of the frame's data points (the first ``MAX_PLOTTED`` of each split).
+    From the outputs of the trainer's last evaluation (``Trainer.outputs``)."""
+    outputs, n = trainer.outputs(), len(trainer.x_train)
+    splits = {"train": (outputs[:n], trainer.y_train), "test": (outputs[n:], trainer.y_test)}
     with np.errstate(all="ignore"):
         if trainer.problem == "regression":
-            return {split: {"predicted": _predictions(trainer, x[:MAX_PLOTTED])} for split, (x, _) in splits.items()}
-        return {split: _confusion(trainer, x, y) for split, (x, y) in splits.items()}
+            return {split: {"predicted": _predictions(predicted[:MAX_PLOTTED])} for split, (predicted, _) in splits.items()}
+        return {split: _confusion(predicted, y, trainer.decision_threshold) for split, (predicted, y) in splits.items()}
 
 
-def _predictions(trainer: Trainer, x: np.ndarray) -> list[float | None]:
-    values = np.round(trainer.network.predict(x)[:, 0], PREDICTION_DECIMALS)
+def _predictions(predicted: np.ndarray) -> list[float | None]:
+    values = np.round(predicted[:, 0], PREDICTION_DECIMALS)
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-def _confusion(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    predicted = trainer.network.predict(x)
+def _confusion(predicted: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, Any]:
     if y.shape[1] == 1:  # two classes: P(class 1) against 0/1, or TF Playground's tanh against ±1
-        threshold = trainer.decision_threshold
         k, truth, guess = 2, (y[:, 0] >= threshold).astype(int), (predicted[:, 0] >= threshold).astype(int)
     else:
         k, truth, guess = y.shape[1], y.argmax(axis=1), np.nan_to_num(predicted, nan=-np.inf).argmax(axis=1)

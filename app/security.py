@@ -1,4 +1,6 @@
-"""What every request and answer passes through: a bound on the body, and the security headers.
+"""What every request and answer passes through: a bound on the body, the security headers, and
+turns between clients (``ClientTurns``); and the per-client rate limit that the costly requests
+spend (``RateLimit``).
 
 Both are plain ASGI middleware, so they see every route, static files and errors included.
 ``BodyLimit`` counts the body's bytes as they arrive, so a client cannot get round it by leaving
@@ -11,7 +13,12 @@ Content-Security-Policy that allows scripts, styles, images and connections from
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
+import threading
+import time
+from typing import Callable, Hashable
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -19,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.csv_data import MAX_CSV_BYTES
 from app.model_file import MAX_MODEL_BYTES
+from app.settings import MAX_REQUESTS_AT_WORK_PER_CLIENT
 
 # The largest request body the server reads: a whole configuration or form is under 4 KB.
 MAX_BODY_BYTES = 64 * 1024
@@ -106,3 +114,65 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+TURN_FREE_PATHS = ("/static/", "/healthz")  # cheap, and never to wait behind anything
+
+
+class ClientTurns:
+    """At most ``limit`` HTTP requests of one client (address) at work at once; the client's
+    others wait, in order, before the app reads them, which costs the server nothing. The server
+    process answers requests one at a time, in the order they come: a client with a hundred
+    connections looping on requests (even ones answered 429 at once) would otherwise be served a
+    hundred times for each time a student is. WebSockets (one per playing page), static files and
+    ``/healthz`` take no turn."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_REQUESTS_AT_WORK_PER_CLIENT) -> None:
+        self.app = app
+        self.limit = limit
+        self._turns: dict[str | None, tuple[asyncio.Semaphore, list[int]]] = {}  # client -> (turns, [requests])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(TURN_FREE_PATHS):
+            return await self.app(scope, receive, send)
+        client = scope.get("client")
+        key = client[0] if client else None
+        turns, requests = self._turns.setdefault(key, (asyncio.Semaphore(self.limit), [0]))
+        requests[0] += 1
+        try:
+            async with turns:
+                await self.app(scope, receive, send)
+        finally:
+            requests[0] -= 1
+            if not requests[0]:  # an idle client keeps nothing
+                del self._turns[key]
+
+
+class RateLimit:
+    """At most ``per_minute`` events a minute per client (address): a token bucket per client,
+    full at first (a burst of ``per_minute``) and refilled at ``per_minute`` a minute. The
+    costly requests one client can make at will (opening a page renders it in the server
+    process, which relays every student's frames; starting a trainer) spend from it, so one
+    client cannot take the server from the others."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1:
+            raise ValueError(f"need per_minute ≥ 1, got {per_minute}")
+        self.per_minute = per_minute
+        self.clock = clock
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # client -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def take(self, client: Hashable) -> int | None:
+        """Spend one of ``client``'s events: None when it may, else the whole seconds until it may."""
+        full, rate = float(self.per_minute), self.per_minute / 60.0
+        with self._lock:
+            now = self.clock()
+            tokens, then = self._buckets.get(client, (full, now))
+            tokens = min(full, tokens + (now - then) * rate)
+            if tokens < 1:
+                return math.ceil((1 - tokens) / rate)
+            self._buckets[client] = (tokens - 1, now)
+            if len(self._buckets) > 10_000:  # forget the clients whose bucket is full again
+                self._buckets = {c: (t, w) for c, (t, w) in self._buckets.items() if t + (now - w) * rate < full}
+            return None

@@ -37,6 +37,7 @@ from fastapi import Request
 
 from app.config import DEFAULT_GRID, PlaygroundConfig
 from app.own_data import own_dataset
+from app.security import RateLimit
 from app.settings import MAX_QUEUED_PER_SESSION
 from app.trainers import OPERATIONS, LocalTrainers, Request as TrainerRequest, TrainerGone
 from engine.datasets import Dataset
@@ -353,12 +354,11 @@ class InMemorySessionStore(SessionStore):
         self.trainers = trainers if trainers is not None else LocalTrainers()
         self.limits = {True: (max_sessions, max_per_client or max_sessions),
                        False: (max_unstarted or 10 * max_sessions, max_unstarted or 10 * max_sessions)}
-        self.starts_per_minute = starts_per_minute
+        self._starts = None if starts_per_minute is None else RateLimit(starts_per_minute, clock)
         self.own_data = own_data
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._owned: dict[tuple[bool, str | None], OrderedDict[str, Session]] = {}
         self._counts = {True: 0, False: 0}
-        self._starts: dict[str | None, tuple[float, float]] = {}  # owner -> (tokens, when)
         self._lock = threading.Lock()
 
     def create(self, config: PlaygroundConfig, owner: str | None = None) -> Session:
@@ -414,18 +414,10 @@ class InMemorySessionStore(SessionStore):
             self._hold(session)
 
     def _take_start(self, owner: str | None) -> None:
-        """Spend one of the owner's starts (a bucket refilled at starts_per_minute)."""
-        if self.starts_per_minute is None:
-            return
-        rate, now = self.starts_per_minute / 60.0, self.clock()
-        tokens, then = self._starts.get(owner, (float(self.starts_per_minute), now))
-        tokens = min(float(self.starts_per_minute), tokens + (now - then) * rate)
-        if tokens < 1:
-            raise TooManySessions(int((1 - tokens) / rate) + 1)
-        self._starts[owner] = (tokens - 1, now)
-        if len(self._starts) > 10_000:  # forget the owners whose bucket is full again
-            self._starts = {o: (t, w) for o, (t, w) in self._starts.items()
-                            if t + (now - w) * rate < self.starts_per_minute}
+        """Spend one of the owner's starts (``session_starts_per_minute``)."""
+        retry_after = None if self._starts is None else self._starts.take(owner)
+        if retry_after is not None:
+            raise TooManySessions(retry_after)
 
     def _hold(self, session: Session) -> None:
         """List a session under its owner, then enforce the owner's and the total limit."""

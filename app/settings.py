@@ -23,8 +23,13 @@ def _int_from_env(name: str, default: int, minimum: int) -> int:
 # Requests of one session that may wait while another of its requests is at work: more answer
 # 429 at once, so that one client cannot fill the server's thread pool or a worker's queue.
 MAX_QUEUED_PER_SESSION = 1
-# A step's time budget while other requests wait for the same worker (app/trainers.py).
-SHARED_STEP_BUDGET_MS = 20
+# HTTP requests of one client (address) at work at once; its others wait their turn, costing
+# nothing (app/security.py ClientTurns): a script with a hundred connections gets the server
+# process's attention like a student with sixteen.
+MAX_REQUESTS_AT_WORK_PER_CLIENT = 16
+# A step's time budget while other requests wait for the same worker (app/trainers.py): what a
+# student's frame may wait behind another's long training, and about the heaviest allowed epoch.
+SHARED_STEP_BUDGET_MS = 10
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,9 @@ class Settings:
     # it, its own least recently used one goes), and trainers it may start a minute.
     max_sessions_per_client: int = 20
     session_starts_per_minute: int = 60
+    # Pages (a playground or a lesson) one client may open a minute, in bursts of as many: each
+    # is rendered by the server process, which also relays every student's frames.
+    page_opens_per_minute: int = 60
     # Opened pages whose student has not trained or changed anything yet hold no trainer, only
     # their configuration (~1 kB); this many are kept, evicted from whoever holds the most.
     max_unstarted_sessions: int = 5000
@@ -63,8 +71,8 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         """Settings from HOST, PORT, SESSION_TTL_SECONDS, MAX_SESSIONS, MAX_SESSIONS_PER_CLIENT,
-        SESSION_STARTS_PER_MINUTE, MAX_UNSTARTED_SESSIONS, STEP_BUDGET_MS, REQUEST_DEADLINE_SECONDS,
-        LOG_LEVEL, WORKERS, PUBLIC_URL, DATA_DIR, DATA_TTL_DAYS and REDIS_URL."""
+        SESSION_STARTS_PER_MINUTE, PAGE_OPENS_PER_MINUTE, MAX_UNSTARTED_SESSIONS, STEP_BUDGET_MS,
+        REQUEST_DEADLINE_SECONDS, LOG_LEVEL, WORKERS, PUBLIC_URL, DATA_DIR, DATA_TTL_DAYS and REDIS_URL."""
         log_level = os.environ.get("LOG_LEVEL", cls.log_level).lower()
         allowed = ("critical", "error", "warning", "info", "debug")
         if log_level not in allowed:
@@ -76,6 +84,7 @@ class Settings:
             max_sessions=_int_from_env("MAX_SESSIONS", cls.max_sessions, 1),
             max_sessions_per_client=_int_from_env("MAX_SESSIONS_PER_CLIENT", cls.max_sessions_per_client, 1),
             session_starts_per_minute=_int_from_env("SESSION_STARTS_PER_MINUTE", cls.session_starts_per_minute, 1),
+            page_opens_per_minute=_int_from_env("PAGE_OPENS_PER_MINUTE", cls.page_opens_per_minute, 1),
             max_unstarted_sessions=_int_from_env("MAX_UNSTARTED_SESSIONS", cls.max_unstarted_sessions, 1),
             step_budget_ms=_int_from_env("STEP_BUDGET_MS", cls.step_budget_ms, 1),
             request_deadline_seconds=_int_from_env("REQUEST_DEADLINE_SECONDS", int(cls.request_deadline_seconds), 1),

@@ -14,7 +14,8 @@ shares the worker between clients (addresses) by the worker time each used, firs
 served within one; since every
 session has at most two requests outstanding (app/sessions.py), a busy worker slows all its
 clients alike and starves none. A step trains within its time budget, and within
-``SHARED_STEP_BUDGET_MS`` when other requests wait for the worker.
+``SHARED_STEP_BUDGET_MS`` when other requests wait for the worker: stopping before an epoch that
+would end past it.
 
 A worker that dies, or does not answer within ``deadline`` seconds (a stuck or stopped process),
 is killed and replaced; the request it held fails with ``TrainerLost``, and its other sessions
@@ -42,7 +43,7 @@ import numpy as np
 
 from app.csv_data import split_csv
 from app.export_py import python_script
-from app.frames import build_frame, data_points, flags, metrics, raw_map, typed_map
+from app.frames import build_frame, data_points, flags, metrics, raw_map
 from app.model_file import load_state
 from app.own_data import reconfigure
 from app.settings import SHARED_STEP_BUDGET_MS
@@ -84,25 +85,36 @@ def _view(trainer: Trainer) -> dict[str, Any]:
 
 
 def _train(trainer: Trainer, epochs: int, budget: float | None) -> int:
-    """Train up to ``epochs`` epochs, stopping early when ``budget`` seconds are used up (after
-    at least one epoch) or training diverged; return how many ran."""
-    ends = None if budget is None else time.perf_counter() + budget
-    ran = 0
-    while ran < epochs and trainer.step(1):
-        ran += 1
-        if ends is not None and time.perf_counter() >= ends:
+    """Train up to ``epochs`` epochs within ``budget`` seconds; return how many ran. The first
+    epoch always runs; each next one only if it would end within the budget, judging by the
+    longest epoch so far (an epoch cannot be cut: a request with the worker to itself stops
+    before its budget rather than after, so the requests waiting behind it wait at most that).
+    Training that diverges stops too."""
+    began = time.perf_counter()
+    longest, ran = 0.0, 0
+    while ran < epochs:
+        start = time.perf_counter()
+        if ran and budget is not None and start - began + longest > budget:
             break
+        if not trainer.step(1):
+            break
+        longest = max(longest, time.perf_counter() - start)
+        ran += 1
     return ran
 
 
-def _stepped(encode: Callable[[dict[str, Any]], Any], maps: Callable[[np.ndarray], Any]) -> Callable[..., Any]:
-    """A step operation: train within the budget, then the frame with ``epochs_run``, encoded."""
+def _step_json(trainer: Trainer, epochs: int, since: int, grid: int, budget: float | None = None,
+               compress: bool = False) -> bytes:
+    """Train within the budget, then the frame with ``epochs_run`` as JSON bytes."""
+    ran = _train(trainer, epochs, budget)
+    return _json_bytes({**build_frame(trainer, since, grid), "epochs_run": ran}, compress)
 
-    def step(trainer: Trainer, epochs: int, since: int, grid: int, budget: float | None = None, **options: Any) -> Any:
-        ran = _train(trainer, epochs, budget)
-        return encode({**build_frame(trainer, since, grid, maps=maps), "epochs_run": ran}, **options)
 
-    return step
+def _step_stream(trainer: Trainer, epochs: int, since: int, grid: int, budget: float | None = None) -> bytes:
+    """Train within the budget, then the frame with ``epochs_run`` as the stream's message."""
+    ran = _train(trainer, epochs, budget)
+    maps = RawMaps()
+    return binary_message({**build_frame(trainer, since, grid, maps=maps), "epochs_run": ran}, maps)
 
 
 def _json_bytes(value: dict[str, Any], compress: bool = False) -> bytes:
@@ -112,28 +124,29 @@ def _json_bytes(value: dict[str, Any], compress: bool = False) -> bytes:
     return gzip.compress(body, compresslevel=GZIP_LEVEL) if compress else body
 
 
-def binary_message(value: dict[str, Any]) -> bytes:
+class RawMaps:
+    """The frame stream's form of a heatmap (``build_frame``'s ``maps``): its uint8 bytes, row-major,
+    set aside for the message's tail, and ``{"u8": [offset, length]}`` into that tail in the JSON
+    (``"f4"`` for a layer's float32 gradients). Collected as the frame is built, so the message
+    needs no walk through the frame."""
+
+    def __init__(self) -> None:
+        self.blobs: list[bytes] = []
+        self.size = 0
+
+    def __call__(self, values: np.ndarray) -> dict[str, list[int]]:
+        values = raw_map(values)
+        blob = values.tobytes()
+        self.blobs.append(blob)
+        self.size += len(blob)
+        return {"f4" if values.dtype == np.float32 else "u8": [self.size - len(blob), len(blob)]}
+
+
+def binary_message(value: dict[str, Any], maps: RawMaps | None = None) -> bytes:
     """The frame stream's message (docs/api.md, "The frame stream"): a 4-byte little-endian
-    length, that many bytes of JSON, then the heatmaps' raw bytes. In the JSON each heatmap is
-    ``{"u8": [offset, length]}`` into the bytes that follow it (``"f4"`` for float32 gradients)."""
-    blobs: list[bytes] = []
-    offset = 0
-
-    def place(item: Any) -> Any:
-        nonlocal offset
-        if isinstance(item, np.ndarray):
-            blob = item.tobytes()
-            blobs.append(blob)
-            offset += len(blob)
-            return {"f4" if item.dtype == np.float32 else "u8": [offset - len(blob), len(blob)]}
-        if isinstance(item, dict):
-            return {k: place(v) for k, v in item.items()}
-        if isinstance(item, list) and item and isinstance(item[0], (list, np.ndarray)):
-            return [place(v) for v in item]
-        return item
-
-    head = json.dumps(place(value), separators=(",", ":"), allow_nan=False).encode()
-    return b"".join((struct.pack("<I", len(head)), head, *blobs))
+    length, that many bytes of JSON, then the bytes of the heatmaps ``maps`` made for ``value``."""
+    head = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    return b"".join((struct.pack("<I", len(head)), head, *(maps.blobs if maps else ())))
 
 
 def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
@@ -149,8 +162,8 @@ def _edited(edit: Callable[..., None]) -> Callable[..., dict[str, Any]]:
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "apply": reconfigure,  # with the data the configuration names (app/own_data.py)
     "reset": lambda trainer, seed: trainer.reset(seed),
-    "step_json": _stepped(_json_bytes, typed_map),
-    "step_stream": _stepped(binary_message, raw_map),
+    "step_json": _step_json,
+    "step_stream": _step_stream,
     "frame": build_frame,
     "frame_json": lambda trainer, compress, **arguments: _json_bytes(build_frame(trainer, **arguments), compress),
     "data": data_points,

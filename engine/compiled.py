@@ -335,3 +335,67 @@ def sgd_epoch(params, grads, sizes, codes, output, loss, penalty, rate, xs, ys, 
             params[i] -= grads[i] * lr
         steps += 1
     return steps
+
+
+@_compile
+def _batch_loss(params, sizes, codes, output, loss, x, y, a, z):
+    """engine.losses.loss_value of the network's output for the rows of x (no penalty)."""
+    m, k = y.shape
+    _forward(params, sizes, codes, output, x, a, z)
+    z_col, a_col = z.shape[1] - k, a.shape[1] - k  # the output layer's columns
+    total = 0.0
+    for r in range(m):
+        if loss == MSE:
+            for j in range(k):
+                total += (a[r, a_col + j] - y[r, j]) ** 2
+        elif output == OUT_SIGMOID:  # log(1 + e^z) − y·z, written to never overflow
+            for j in range(k):
+                v = z[r, z_col + j]
+                total += max(v, 0.0) - v * y[r, j] + np.log1p(np.exp(-abs(v)))
+        else:  # softmax: log Σ e^(z − max) − Σ (z − max)·y
+            shift = z[r, z_col]
+            for j in range(1, k):
+                shift = max(shift, z[r, z_col + j])
+            exps, dot = 0.0, 0.0
+            for j in range(k):
+                exps += np.exp(z[r, z_col + j] - shift)
+                dot += (z[r, z_col + j] - shift) * y[r, j]
+            total += np.log(exps) - dot
+    return total / (m * k) if loss == MSE or output == OUT_SIGMOID else total / m
+
+
+@_compile
+def _penalty(penalty, rate, params, n_weights):
+    """engine.losses.penalty of the weights (params[:n_weights])."""
+    total = 0.0
+    if penalty == L1:
+        for i in range(n_weights):
+            total += abs(params[i])
+        return rate * total
+    if penalty == L2:
+        for i in range(n_weights):
+            total += params[i] * params[i]
+        return 0.5 * rate * total
+    return 0.0
+
+
+@_compile
+def random_search_epoch(params, sizes, codes, output, loss, penalty, rate, xs, ys, batch, lr, noise):
+    """One epoch of random search (engine.nongradient): for each batch of ``batch`` rows, propose
+    params + lr·noise[i] and keep it only if the batch's loss (with the penalty) falls. Returns
+    the number of proposals."""
+    n, n_weights = xs.shape[0], _n_weights(sizes)
+    a, z, _ = _scratch(sizes, min(batch, n))
+    previous = np.empty_like(params)
+    proposals = 0
+    for start in range(0, n, batch):
+        x, y = xs[start : start + batch], ys[start : start + batch]
+        current = _batch_loss(params, sizes, codes, output, loss, x, y, a, z) + _penalty(penalty, rate, params, n_weights)
+        for i in range(len(params)):
+            previous[i] = params[i]
+            params[i] += lr * noise[proposals, i]
+        if _batch_loss(params, sizes, codes, output, loss, x, y, a, z) + _penalty(penalty, rate, params, n_weights) >= current:
+            for i in range(len(params)):
+                params[i] = previous[i]
+        proposals += 1
+    return proposals

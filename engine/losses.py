@@ -34,16 +34,24 @@ def check_loss(loss: str, output: str) -> None:
 def loss_value(loss: str, output: str, z: Array, a: Array, y: Array) -> float:
     """Mean loss over the batch: MSE is the primer's J(w) = 1/m Σ (y − ŷ)² (mean over all outputs),
     half_square TensorFlow Playground's 1/m Σ ½(o − t)²."""
+    return mean_loss(loss_terms(loss, output, z, a, y))
+
+
+def loss_terms(loss: str, output: str, z: Array, a: Array, y: Array) -> Array:
+    """The loss's terms, one per row and output (one per row for softmax), whose mean is the
+    loss: rows of the same batch can be averaged apart (the trainer's training and test rows)."""
     if loss == "mse":
-        terms = (a - y) ** 2
-    elif loss == HALF_SQUARE:
-        terms = 0.5 * (a - y) ** 2
-    elif output == "sigmoid":
+        return (a - y) ** 2
+    if loss == HALF_SQUARE:
+        return 0.5 * (a - y) ** 2
+    if output == "sigmoid":
         # log(1 + e^z) - y·z, written so that neither exp() overflows nor log() sees 0.
-        terms = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    else:
-        shifted = z - z.max(axis=1, keepdims=True)
-        terms = np.log(np.exp(shifted).sum(axis=1)) - (shifted * y).sum(axis=1)
+        return np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    shifted = z - z.max(axis=1, keepdims=True)
+    return np.log(np.exp(shifted).sum(axis=1)) - (shifted * y).sum(axis=1)
+
+
+def mean_loss(terms: Array) -> float:
     return float(terms.sum() / terms.size)  # np.mean's result, without its Python overhead
 
 

@@ -138,6 +138,13 @@ class Network:
         return compiled.sgd_epoch(self.params, self.grads, self._sizes, self._codes, OUTPUT_CODES[self.output],
                                   LOSS_CODES[loss], PENALTY_CODES[penalty], rate, xs, ys, batch, lr)
 
+    def _random_search_epoch(self, xs: Array, ys: Array, batch: int, loss: str, penalty: str, rate: float,
+                             lr: float, noise: Array) -> int:
+        """One epoch of random search (``engine.nongradient``) over the rows of ``xs`` in order, the
+        proposals' steps drawn in ``noise`` (one row each), in one compiled call."""
+        return compiled.random_search_epoch(self.params, self._sizes, self._codes, OUTPUT_CODES[self.output],
+                                            LOSS_CODES[loss], PENALTY_CODES[penalty], rate, xs, ys, batch, lr, noise)
+
     def _grid_maps(self, inputs: Array) -> list[Array]:
         """Every layer's node values for the columns of ``inputs`` (features × points), inputs
         first: a forward pass laid out for drawing, each map a contiguous (nodes × points) row

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.errors import InvalidValue
-from engine.losses import penalty
 
 if TYPE_CHECKING:
     from engine.trainer import Trainer
@@ -53,20 +52,15 @@ def _random_search_epoch(trainer: "Trainer", xs: np.ndarray, ys: np.ndarray, lr:
     """One proposal per mini-batch, judged on that mini-batch: as SGD estimates its gradient from a
     mini-batch, random search estimates whether a proposal helps from one. An epoch therefore
     looks at each training point twice (the current weights and the proposal), about what an SGD
-    epoch costs, instead of evaluating the whole training set for every proposal."""
+    epoch costs, instead of evaluating the whole training set for every proposal.
+
+    For each batch: the objective J = ``trainer.batch_loss`` + the L1/L2 penalty for the current
+    weights w; then w + lr·ε with ε ~ N(0, 1) from the trainer's generator; the proposal stays only
+    if J falls. The loop runs compiled (``engine.compiled.random_search_epoch``): with batches of
+    one point it is a thousand tiny forward passes, which NumPy would spend its time calling; the
+    tests tie it to this rule written with ``batch_loss`` and ``penalty`` (to 1e-12)."""
     net, s = trainer.network, trainer.setup
-    weights = net.params[: net.n_weights]
-
-    def objective(x: np.ndarray, y: np.ndarray) -> float:
-        return trainer.batch_loss(x, y) + penalty(s.regularization, s.regularization_rate, weights)
-
-    proposals = 0
-    for start in range(0, len(xs), s.batch_size):
-        x, y = xs[start : start + s.batch_size], ys[start : start + s.batch_size]
-        current = objective(x, y)
-        previous = net.params.copy()
-        net.params += lr * trainer.rng.standard_normal(len(net.params))
-        if objective(x, y) >= current:  # no better on this batch: back to the previous weights
-            net.params[:] = previous
-        proposals += 1
-    return proposals
+    proposals = -(-len(xs) // s.batch_size)
+    noise = trainer.rng.standard_normal((proposals, len(net.params)))  # one row a proposal, in order
+    penalty = s.regularization if s.regularization_rate > 0 else "none"
+    return net._random_search_epoch(xs, ys, s.batch_size, trainer.loss_name, penalty, s.regularization_rate, lr, noise)

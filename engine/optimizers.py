@@ -9,7 +9,6 @@ to rounding error.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,9 +84,13 @@ class Optimizer:
         self._tmp2 = np.empty(n_params)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Optimizer:
+        return self.copy()
+
+    def copy(self) -> Optimizer:
         """A copy with its own buffers, made directly: the trainer keeps one every epoch for
         the divergence rollback, and the generic deep copy costs more than a small epoch."""
-        other = copy.copy(self)
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
         other._hyper = dict(self._hyper)
         other._buffers = {b: values.copy() for b, values in self._buffers.items()}
         other._tmp, other._tmp2 = np.empty(self.n_params), np.empty(self.n_params)

@@ -10,6 +10,7 @@ never changes the data.
 from __future__ import annotations
 
 import copy
+import math
 from array import array
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
@@ -41,7 +42,9 @@ from engine.losses import (
     add_penalty_gradient,
     check_loss,
     check_regularization,
+    loss_terms,
     loss_value,
+    mean_loss,
 )
 from engine.network import INITIALIZATIONS, Network
 from engine.nongradient import NON_GRADIENT_METHODS, check_method_fits, non_gradient_epoch
@@ -473,7 +476,8 @@ class Trainer:
 
     def _one_epoch(self) -> None:
         net, s = self.network, self.setup
-        saved = (net.params.copy(), copy.deepcopy(self.optimizer), self.rng.bit_generator.state, self.iteration,
+        optimizer = None if self.optimizer is None else self.optimizer.copy()
+        saved = (net.params.copy(), optimizer, self.rng.bit_generator.state, self.iteration,
                  self.pending_rows, self.dead_weights.copy())
         lr = self.learning_rate
         if self.tf_playground:
@@ -536,7 +540,7 @@ class Trainer:
         """Non-finite numbers, or a training loss that grew past DIVERGENCE_FACTOR times its
         start: caught early, the weights kept are not already astronomically large (a loss of
         1e225 that a smaller learning rate would never bring down)."""
-        if not (np.isfinite(values).all() and np.isfinite(self.network.params).all()):
+        if not (all(map(math.isfinite, values)) and np.isfinite(self.network.params).all()):
             return True
         loss, previous = values[0], self.history.train_loss[-1]
         return loss > previous and loss > DIVERGENCE_FACTOR * max(1.0, self.history.train_loss[0])
@@ -550,14 +554,21 @@ class Trainer:
         """Train loss, test loss, train metric, test metric (accuracy, or R² for regression)."""
         forward = self.network.forward(self._x_all)  # both sets in one pass
         z, predicted, n = forward.zs[-1], forward.output, len(self.x_train)
-        train_loss, train_metric = self._loss_and_metric(z[:n], predicted[:n], self.y_train)
-        test_loss, test_metric = self._loss_and_metric(z[n:], predicted[n:], self.y_test)
-        return train_loss, test_loss, train_metric, test_metric
+        self._evaluated = (self.network.params.copy(), self._x_all, predicted)
+        terms = loss_terms(self.loss_name, self.network.output, z, predicted, self._y_all)  # as batch_loss's
+        return (mean_loss(terms[:n]), mean_loss(terms[n:]),
+                self._metric(predicted[:n], self.y_train), self._metric(predicted[n:], self.y_test))
 
-    def _loss_and_metric(self, z: Array, predicted: Array, y: Array) -> tuple[float, float]:
-        """The loss (as ``batch_loss``) and the metric of one set from its output layer."""
-        loss = loss_value(self.loss_name, self.network.output, z, predicted, y)
-        return loss, self._metric(predicted, y)
+    def outputs(self) -> Array:
+        """The network's outputs for the training points then the test points (``x_train`` and
+        ``x_test``, one row each): those of the last ``evaluate`` while the weights and data are
+        still the ones it saw (a frame after an epoch then costs no forward pass), else computed."""
+        params, x, predicted = self._evaluated
+        if x is not self._x_all or not np.array_equal(params, self.network.params):
+            with np.errstate(all="ignore"):
+                predicted = self.network.predict(self._x_all)
+            self._evaluated = (self.network.params.copy(), self._x_all, predicted)
+        return predicted
 
     def _metric(self, predicted: Array, y: Array) -> float:
         if self.problem == "regression":

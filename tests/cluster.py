@@ -121,7 +121,7 @@ class Cluster:
         log = self.dir / f"app{i}.log"
         env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.app_ports[i]), "REDIS_URL": self.redis_url,
                "WORKERS": "1", "LOG_LEVEL": "warning", "SESSION_STARTS_PER_MINUTE": "100000",
-               "DATA_DIR": str(self.data_dir(i)), **self.app_env}
+               "PAGE_OPENS_PER_MINUTE": "100000", "DATA_DIR": str(self.data_dir(i)), **self.app_env}
         self.apps[i] = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env,
                                         stdout=log.open("a"), stderr=subprocess.STDOUT)
         if wait:

@@ -66,7 +66,7 @@ from app.page_model import (
     first_dataset_of,
     network_layout,
 )
-from app.sessions import Session, SessionStore, get_store
+from app.sessions import CLIENT, Session, SessionStore, get_store
 from app.tfpg import read_notes
 from app.trainers import TrainerGone
 from engine.datasets import DATASETS, HALF_SIDE
@@ -114,10 +114,26 @@ def open_playground(
     context: Mapping[str, Any] = MappingProxyType({}),
 ) -> HTMLResponse:
     """A new session for ``config``, rendered with ``template``: the playground page, or a page
-    that embeds the playground under its own text (a lesson, with its ``context``)."""
+    that embeds the playground under its own text (a lesson, with its ``context``). Beyond the
+    client's ``page_opens_per_minute``, a short page that opens it again once it may."""
+    retry_after = request.app.state.page_opens.take(CLIENT.get())
+    if retry_after is not None:
+        return _too_many_pages(request, lang, retry_after)
     session, notes = _create(store, config, list(notes))
     with session.lock:
         return _render(request, template, session, lang, notes=notes, extra=context)
+
+
+def _too_many_pages(request: Request, lang: str, retry_after: int) -> HTMLResponse:
+    """429, and a page that says why and reloads itself in ``retry_after`` seconds; a request of
+    the page's own (HTMX: the playground rebuilt after its session expired) reloads the page,
+    which then does the same."""
+    headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
+    if request.headers.get("hx-request"):
+        return HTMLResponse("", headers={**headers, "HX-Refresh": "true"})
+    t = translator(lang)
+    context = {"t": t, "lang": lang, "retry": retry_after, "message": t("limits.pages")}
+    return templates.TemplateResponse(request, "unavailable.html", context, status_code=429, headers=headers)
 
 
 def _create(store: SessionStore, config: PlaygroundConfig, notes: list[FieldError]) -> tuple[Session, list[FieldError]]:

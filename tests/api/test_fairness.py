@@ -3,12 +3,14 @@ out, by creating sessions or by opening pages."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 from fastapi.testclient import TestClient
 
 from app.config import PlaygroundConfig
 from app.main import create_app
+from app.security import ClientTurns, RateLimit
 from app.sessions import InMemorySessionStore
 from app.settings import Settings
 from app.trainers import Request, _FairQueue
@@ -49,7 +51,8 @@ def test_creating_sessions_is_limited_per_client() -> None:
 
 
 def test_opening_pages_costs_no_trainer_and_evicts_no_student() -> None:
-    student, abuser = _clients(Settings(max_sessions=20, max_unstarted_sessions=50), "10.0.0.1", "10.0.0.2")
+    student, abuser = _clients(Settings(max_sessions=20, max_unstarted_sessions=50, page_opens_per_minute=1000),
+                               "10.0.0.1", "10.0.0.2")
     sid = _student_session(student)
     gc.collect()
     trainers_before = sum(type(o) is Trainer for o in gc.get_objects())
@@ -62,6 +65,30 @@ def test_opening_pages_costs_no_trainer_and_evicts_no_student() -> None:
     page = page_state(abuser.get("/?dataset=spiral&seed=3").text)
     first = abuser.post(f"/api/sessions/{page['sid']}/step", json={"epochs": 1, "since": -1}).json()
     assert first["epoch"] == 1 and first["history"]["train_loss"][0] == page["frame"]["history"]["train_loss"][0]
+
+
+def test_opening_pages_is_limited_per_client() -> None:
+    """Each page is rendered by the server process that relays every student's frames."""
+    student, abuser = _clients(Settings(page_opens_per_minute=3), "10.0.0.1", "10.0.0.2")
+    answers = [abuser.get(path, headers={"accept-language": "en"}) for path in ("/?seed=1", "/", "/lessons/2", "/")]
+    assert [a.status_code for a in answers] == [200] * 3 + [429]
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) in range(1, 21) and "Many pages were opened" in refused.text
+    assert f'http-equiv="refresh" content="{refused.headers["retry-after"]}"' in refused.text  # it opens by itself
+    rebuilt = abuser.get("/playground?seed=1", headers={"hx-request": "true"})  # the page's own request
+    assert rebuilt.status_code == 200 and rebuilt.headers["hx-refresh"] == "true"
+    assert student.get("/").status_code == 200  # others are not affected
+
+
+def test_a_rate_limit_refills_at_its_rate() -> None:
+    now = [0.0]
+    limit = RateLimit(6, clock=lambda: now[0])  # one every 10 s, six at once
+    assert [limit.take("a") for _ in range(7)] == [None] * 6 + [10]
+    assert limit.take("b") is None
+    now[0] = 5.0
+    assert limit.take("a") == 5
+    now[0] = 10.0
+    assert limit.take("a") is None and limit.take("a") == 10
 
 
 def test_eviction_takes_from_whoever_holds_the_most() -> None:
@@ -98,3 +125,31 @@ def test_a_worker_is_shared_by_the_time_each_client_used() -> None:
         served.append(i)
     assert served == [1, 2, 3]
     assert queue.get()[0].owner == "light"  # still under the heavy client's half second
+
+
+def test_a_client_has_at_most_its_turns_of_requests_at_work() -> None:
+    """Its other requests wait, unread, while other clients' go straight in."""
+    entered: list[str] = []
+    release = asyncio.Event()
+
+    async def app(scope, receive, send) -> None:
+        entered.append(scope["path"])
+        await release.wait()
+
+    turns = ClientTurns(app, limit=2)
+
+    def request(client: str, path: str):
+        return turns({"type": "http", "path": path, "client": (client, 1)}, None, None)
+
+    async def run() -> None:
+        tasks = [asyncio.create_task(request("10.0.0.2", f"/api/{i}")) for i in range(4)]
+        tasks.append(asyncio.create_task(request("10.0.0.1", "/api/student")))
+        tasks.append(asyncio.create_task(request("10.0.0.2", "/healthz")))  # takes no turn
+        await asyncio.sleep(0.01)
+        assert entered == ["/api/0", "/api/1", "/api/student", "/healthz"]
+        release.set()
+        await asyncio.gather(*tasks)
+        assert entered[4:] == ["/api/2", "/api/3"]  # in the order they came
+        assert not turns._turns  # idle clients keep nothing
+
+    asyncio.run(run())

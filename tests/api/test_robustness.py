@@ -29,6 +29,7 @@ value = st.one_of(st.sampled_from(TRICKY), garbage)
 key = st.one_of(st.sampled_from((*FIELDS, "lang", "problem", "host", "sid")), garbage)
 pairs = st.lists(st.tuples(key, value), max_size=8)
 raw_query = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120)
+PAGES_OF_A_TEST = 100_000  # a client that opens pages faster than any student (the limit: test_fairness.py)
 HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -38,7 +39,7 @@ def _assert_page(answer) -> None:
 
 
 def test_garbage_query_strings_always_open_a_page() -> None:
-    with TestClient(create_app(Settings())) as client:
+    with TestClient(create_app(Settings(page_opens_per_minute=PAGES_OF_A_TEST))) as client:
 
         @HYPOTHESIS
         @given(items=pairs)
@@ -55,7 +56,7 @@ def test_garbage_query_strings_always_open_a_page() -> None:
 
 
 def test_a_bad_value_is_reported_on_the_page() -> None:
-    with TestClient(create_app(Settings())) as client:
+    with TestClient(create_app(Settings(page_opens_per_minute=PAGES_OF_A_TEST))) as client:
 
         @HYPOTHESIS
         @given(name=st.sampled_from([f for f in FIELDS if f not in BOOL_FIELDS]), junk=garbage)
@@ -90,7 +91,8 @@ def _trainers() -> int:
 
 
 def test_a_hundred_open_tabs_evict_the_oldest_and_memory_stays_bounded() -> None:
-    app = create_app(Settings(max_sessions=50, max_unstarted_sessions=50))  # opened pages hold no trainer
+    # (opened pages hold no trainer)
+    app = create_app(Settings(max_sessions=50, max_unstarted_sessions=50, page_opens_per_minute=PAGES_OF_A_TEST))
     store = app.state.sessions
     baseline = _trainers()  # (earlier tests may still hold a few)
     with TestClient(app) as client:

@@ -19,8 +19,10 @@ from app.config import PlaygroundConfig
 from app.main import create_app
 from app.sessions import InMemorySessionStore, Session
 from app.settings import Settings
+from app import trainers
 from app.trainers import LocalTrainers, Request, TrainerGone, TrainerLost, WorkerTrainers
 from engine.datasets import FEATURES
+from engine.trainer import Trainer
 
 from .test_classroom import page_state
 
@@ -152,6 +154,21 @@ def test_a_step_stops_when_its_time_budget_is_spent_and_says_how_many_epochs_ran
     with TestClient(create_app(Settings())) as client:  # within the budget every epoch runs
         sid = client.post("/api/sessions", json={}).json()["id"]
         assert client.post(f"/api/sessions/{sid}/step", json={"epochs": 3}).json()["epochs_run"] == 3
+
+
+def test_a_step_stops_before_an_epoch_that_would_overrun_its_budget(monkeypatch) -> None:
+    """Requests waiting behind a long step wait its budget, not its budget and one more epoch."""
+    now = [0.0]
+
+    def epoch(trainer: Trainer, epochs: int) -> int:
+        now[0] += 0.004  # each epoch takes 4 ms
+        return epochs
+
+    monkeypatch.setattr(trainers.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(Trainer, "step", epoch)
+    assert trainers._train(Trainer(), 100, 0.010) == 2  # a third would end at 12 ms
+    assert trainers._train(Trainer(), 100, 0.001) == 1  # the first always runs
+    assert trainers._train(Trainer(), 5, None) == 5
 
 
 def test_concurrent_requests_beyond_one_waiting_get_429_at_once() -> None:

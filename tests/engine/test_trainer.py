@@ -1,5 +1,6 @@
 """The Trainer: learning, determinism, reconfiguration, divergence, editing and saving."""
 
+import copy
 import json
 from dataclasses import replace
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine.datasets import dataset_from_arrays, feature_matrix
+from engine.losses import loss_value
 from engine.optimizers import make_optimizer
 from engine.trainer import History, Setup, Trainer
 
@@ -71,16 +73,31 @@ def test_random_search_only_accepts_improvements():
     assert losses[-1] < losses[0]
 
 
-def test_a_random_search_epoch_looks_at_each_training_point_twice(monkeypatch):
-    """Each mini-batch is evaluated for the current weights and for one proposal, as cheap as
-    an SGD epoch, not the whole training set for every proposal."""
+def test_a_random_search_epoch_makes_one_proposal_a_mini_batch():
+    """Each mini-batch is judged for the current weights and for one proposal, as cheap as an SGD
+    epoch, not the whole training set for every proposal: one proposal (one normal number per
+    parameter) a batch of 7, and the weights those proposals give."""
     trainer = Trainer(Setup(dataset="gauss", optimizer="random_search", learning_rate=0.2, batch_size=7))
-    rows = []
-    batch_loss = trainer.batch_loss
-    monkeypatch.setattr(trainer, "batch_loss", lambda x, y: rows.append(len(x)) or batch_loss(x, y))
+    rng, net = copy.deepcopy(trainer.rng), Trainer(trainer.setup).network  # (a twin: the same weights)
+    order = rng.permutation(len(trainer.x_train))
+    batches = -(-len(order) // 7)
+    noise = rng.standard_normal((batches, len(net.params)))
+    xs, ys = trainer.x_train[order], trainer.y_train[order]
+
+    def batch_loss(x, y):  # Trainer.batch_loss, with the readable forward pass
+        forward = net.forward(x)
+        return loss_value(trainer.loss_name, net.output, forward.zs[-1], forward.output, y)
+
+    for i, start in enumerate(range(0, len(xs), 7)):
+        x, y = xs[start : start + 7], ys[start : start + 7]
+        before, current = net.params.copy(), batch_loss(x, y)
+        net.params += 0.2 * noise[i]
+        if batch_loss(x, y) >= current:
+            net.params[:] = before
     trainer.step(1)
-    assert sum(rows) == 2 * len(trainer.x_train)
-    assert trainer.iteration == len(rows) // 2 == -(-len(trainer.x_train) // 7)
+    assert trainer.iteration == batches
+    assert trainer.rng.bit_generator.state == rng.bit_generator.state
+    np.testing.assert_allclose(trainer.network.params, net.params, rtol=1e-12, atol=1e-14)
 
 
 def test_same_setup_gives_identical_history():
@@ -306,3 +323,25 @@ def test_a_thinned_history_loads_back_with_one_entry_an_epoch():
     for bad in ([1, *epochs[1:]], [0, *epochs[2:], epochs[-1]], epochs[:-1]):
         with pytest.raises(ValueError, match="epochs"):
             History.from_dict({**window.to_dict(), "epochs": bad})
+
+
+def test_outputs_follow_the_weights_however_they_changed():
+    """``outputs`` reuses the last evaluation's forward pass; it must never serve an old one."""
+    trainer = Trainer(Setup(dataset="plane", learning_rate=10.0))
+
+    def fresh():
+        return np.concatenate([trainer.network.predict(trainer.x_train), trainer.network.predict(trainer.x_test)])
+
+    def check():
+        assert np.array_equal(trainer.outputs(), fresh())
+
+    check()
+    trainer.step(2)
+    check()
+    trainer.network.params[3] += 0.5  # as loading a saved model does, without an evaluation
+    check()
+    trainer.step(50)  # diverges: the evaluation saw the rejected weights, then the kept ones return
+    assert trainer.divergence is not None
+    check()
+    trainer.reconfigure(replace(trainer.setup, noise=0.1))  # new data
+    check()
