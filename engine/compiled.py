@@ -345,9 +345,10 @@ def _batch_loss(params, sizes, codes, output, loss, x, y, a, z):
     z_col, a_col = z.shape[1] - k, a.shape[1] - k  # the output layer's columns
     total = 0.0
     for r in range(m):
-        if loss == MSE:
+        if loss == MSE or loss == HALF_SQUARE:  # (y − ŷ)², or TF Playground's ½(o − t)²
+            half = 0.5 if loss == HALF_SQUARE else 1.0
             for j in range(k):
-                total += (a[r, a_col + j] - y[r, j]) ** 2
+                total += half * (a[r, a_col + j] - y[r, j]) ** 2
         elif output == OUT_SIGMOID:  # log(1 + e^z) − y·z, written to never overflow
             for j in range(k):
                 v = z[r, z_col + j]
@@ -361,7 +362,7 @@ def _batch_loss(params, sizes, codes, output, loss, x, y, a, z):
                 exps += np.exp(z[r, z_col + j] - shift)
                 dot += (z[r, z_col + j] - shift) * y[r, j]
             total += np.log(exps) - dot
-    return total / (m * k) if loss == MSE or output == OUT_SIGMOID else total / m
+    return total / (m * k) if loss != CROSS_ENTROPY or output == OUT_SIGMOID else total / m
 
 
 @_compile
