@@ -124,7 +124,7 @@ LESSONS_EN: dict[str, str] = {
     "lessons.softmax.observe": "At every point the probabilities add up to 1. Three or five blobs are separated by the output layer alone: 100 % test accuracy within 100 epochs. The multi-arm spiral, without hidden layers, stays below 50 %.",
     # the lessons' own views (app/lesson_views.py, static/js/lessons.js)
     "lessons.view.too_big": "The step-through shows networks trained by gradient with at most 30 weights and biases, and mini-batches of at most 10 points.",
-    "lessons.view.not_a_perceptron": "The step-by-step view needs the perceptron as the lesson prepares it: no hidden layers, two classes, the features x₁ and x₂ and no preprocessing.",
+    "lessons.view.not_a_perceptron": "The step-by-step view needs the perceptron as the lesson prepares it: no hidden layers, two classes, the features x₁ and x₂, no preprocessing and this playground's conventions (0/1 labels, not TensorFlow Playground's ±1).",
     "lessons.view.backprop.title": "One step of backpropagation, number by number",
     "lessons.view.backprop.text": "The first mini-batch the playground trains on, from the network's initial weights. Go through the stages: the forward pass, the error, the δ of each layer from the output back, and the update of every weight. The numbers are computed by the engine that trains the playground.",
     "lessons.view.perceptron.title": "The perceptron rule, point by point",

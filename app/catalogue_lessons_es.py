@@ -124,7 +124,7 @@ LESSONS_ES: dict[str, str] = {
     "lessons.softmax.observe": "En cada punto las probabilidades suman 1. Tres o cinco nubes se separan solo con la capa de salida: 100 % de exactitud de prueba en 100 épocas. La espiral de varios brazos, sin capas ocultas, se queda por debajo del 50 %.",
     # the lessons' own views (app/lesson_views.py, static/js/lessons.js)
     "lessons.view.too_big": "La vista paso a paso muestra redes entrenadas por gradiente con 30 pesos y sesgos como mucho, y minilotes de 10 puntos como mucho.",
-    "lessons.view.not_a_perceptron": "La vista paso a paso necesita el perceptrón tal como lo prepara la lección: sin capas ocultas, dos clases, las características x₁ y x₂ y sin preprocesado.",
+    "lessons.view.not_a_perceptron": "La vista paso a paso necesita el perceptrón tal como lo prepara la lección: sin capas ocultas, dos clases, las características x₁ y x₂, sin preprocesado y con las convenciones de este laboratorio (etiquetas 0/1, no las ±1 de TensorFlow Playground).",
     "lessons.view.backprop.title": "Un paso de retropropagación, número a número",
     "lessons.view.backprop.text": "El primer minilote con el que entrena el laboratorio, desde los pesos iniciales de la red. Recorre las etapas: la pasada hacia delante, el error, la δ de cada capa desde la salida hacia atrás y la actualización de cada peso. Los números los calcula el mismo motor que entrena el laboratorio.",
     "lessons.view.perceptron.title": "La regla del perceptrón, punto a punto",
