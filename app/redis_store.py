@@ -74,6 +74,11 @@ _ROW = np.dtype([("epoch", "<i8"), *((name, "<f8") for name in HISTORY_SERIES)])
 HISTORY_ROW = _ROW.itemsize
 STORED_ROWS = 4000  # history rows a session holds in Redis at most (160 kB)
 EXACT_TAIL = 500  # the last epochs, kept exact when the older ones are thinned
+# Threads that run trainers in a process: two, so that one waiting for another process's lock
+# does not stop the rest, and no more, since they take turns on the interpreter lock anyway and
+# contend for it: one process serving 30 players spent 2.25 ms of CPU a frame with 16 threads,
+# 2.0 with 4, 1.45 with 2, 1.14 with 1 (docs/scale-out.md). More cores: more processes (WORKERS).
+SESSION_THREADS = 2
 SESSIONS_KEPT = 1000  # sessions (and their trainers) each process keeps in memory, least recent out
 LOCK_POLL_SECONDS = 0.003  # first wait for a busy lock, doubled up to 0.05 s
 
@@ -222,7 +227,7 @@ class RedisSessionStore(SessionStore):
     expiry (docs/scale-out.md); trainers started per client and minute are counted in Redis."""
 
     def __init__(self, url: str, ttl_seconds: float, lock_seconds: float,
-                 starts_per_minute: int | None = None, threads: int = 16, own_data: OwnData = own_dataset,
+                 starts_per_minute: int | None = None, threads: int = SESSION_THREADS, own_data: OwnData = own_dataset,
                  datastore: DataStore | None = None) -> None:
         self.redis = _client(url)
         self.ttl_ms = int(ttl_seconds * 1000)
