@@ -14,7 +14,8 @@ address (127.0.x.y, as every student's laptop has its own address; the server's 
 limits apply per address), playing the default network as the page plays it, asking for the
 next frame (2 epochs, grid 50) as soon as the last one is back, over the page's path:
 
-- this tree: the frame stream (WebSocket ``/api/sessions/{id}/stream``, binary frames);
+- this tree: the frame stream (WebSocket ``/api/sessions/{id}/stream``, binary frames,
+  permessage-deflate as Chromium negotiates it);
 - the baseline: ``POST /api/sessions/{id}/step`` over a bare keep-alive HTTP/1.1 connection,
   gzip, as its page did. (``json`` below: this tree's JSON step, for other clients.)
 
@@ -191,7 +192,9 @@ class Player:
         self.sid = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)["id"]
         if self.path == "stream":
             ws_url = self.url.replace("http://", "ws://") + f"/api/sessions/{self.sid}/stream"
-            self.ws = await websockets.connect(ws_url, local_addr=(self.local, 0), compression=None,
+            # permessage-deflate offered, as Chromium offers it: the server compresses what a
+            # page gets (as the baseline's gzip), and that CPU counts
+            self.ws = await websockets.connect(ws_url, local_addr=(self.local, 0), compression="deflate",
                                                max_size=2**22)
 
     async def frame(self) -> tuple[float, float, int] | None:
