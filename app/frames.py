@@ -89,14 +89,8 @@ def gradients(trainer: Trainer, maps: Callable[[np.ndarray], Any]) -> dict[str, 
     # float32 holds what a tooltip shows; a gradient beyond its range is drawn at its limit
     if not np.abs(grads).max() < _FLOAT32_MAX:  # (NaN included) rare: checked, not clipped, per frame
         grads = np.clip(np.nan_to_num(grads), -_FLOAT32_MAX, _FLOAT32_MAX)
-    flat = grads.astype(np.float32)
-    # the flat vector holds every layer's weights, then every layer's biases (engine/network.py)
-    layers, at = [], 0
-    for shape in (*(w.shape for w in net.weights), *(b.shape for b in net.biases)):
-        size = math.prod(shape)
-        layers.append(maps(flat[at : at + size].reshape(shape)))
-        at += size
-    return {"weight_gradients": layers[: len(net.weights)], "bias_gradients": layers[len(net.weights) :]}
+    weights, biases = net.layers_of(grads.astype(np.float32))
+    return {"weight_gradients": [maps(w) for w in weights], "bias_gradients": [maps(b) for b in biases]}
 
 
 def metrics(trainer: Trainer) -> dict[str, Any]:

@@ -166,7 +166,7 @@ class Network:
     def _grid_forward(self, inputs: Array) -> list[Array]:
         dtype = inputs.dtype
         block = np.empty((sum(self.sizes[1:]), inputs.shape[1]), dtype=dtype)
-        weights, biases = _layer_views(self.params.astype(dtype), self._shapes, self.n_weights)
+        weights, biases = self.layers_of(self.params.astype(dtype))
         maps, a, row = [inputs], inputs, 0
         for layer, (w, b) in enumerate(zip(weights, biases)):
             z = block[row : row + w.shape[1]]
@@ -192,7 +192,12 @@ class Network:
 
     def copy_layers(self) -> tuple[list[Array], list[Array]]:
         """Copies of every weight matrix and bias vector (views into one copy of ``params``)."""
-        return _layer_views(self.params.copy(), self._shapes, self.n_weights)
+        return self.layers_of(self.params.copy())
+
+    def layers_of(self, flat: Array) -> tuple[list[Array], list[Array]]:
+        """A vector laid out as ``params`` (every layer's weights, then every layer's biases), as
+        views per layer: weight matrices (n_in, n_out) and bias vectors."""
+        return _layer_views(flat, self._shapes, self.n_weights)
 
     def blocked_by_step(self) -> bool:
         """True when a step activation stops every gradient from reaching the first layer."""
