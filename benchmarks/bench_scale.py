@@ -174,13 +174,9 @@ def table(report: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--players", type=int, default=30, help="class size for the CPU figure (default 30)")
+    bench_server.load_arguments(parser)
     parser.add_argument("--class-size", type=int, default=60, help="class size for 1 and 2 processes (default 60)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the CPU figure (default 2)")
-    parser.add_argument("--seconds", type=float, default=8, help="timed seconds per scenario (default 8)")
-    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per scenario (default 2)")
     parser.add_argument("--frames", type=int, default=200, help="frames of the per-frame figure (default 200)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
         report = asyncio.run(run(args, Path(folder)))

@@ -358,18 +358,23 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", default=BASELINE, help=f"the baseline commit (default {BASELINE})")
+def load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a CPU-per-frame comparison, here and in bench_scale.py."""
     parser.add_argument("--players", type=int, default=30, help="class size for the CPU figure (default 30)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the CPU figure (default 2)")
     parser.add_argument("--seconds", type=float, default=8, help="timed seconds per scenario (default 8)")
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per scenario (default 2)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default=BASELINE, help=f"the baseline commit (default {BASELINE})")
+    load_arguments(parser)
     parser.add_argument("--step", type=int, default=20, help="players added per capacity step (default 20)")
     parser.add_argument("--max-players", type=int, default=240, help="largest class tried; 0 = no capacity sweep")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for both servers (repeatable)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     extra_env = dict(item.split("=", 1) for item in args.server_env)
     started = time.perf_counter()
