@@ -20,18 +20,28 @@ curve it draws is, to the eye, the one the page had. So a session holds at most 
 rows whatever its epoch, a step writes only its new rows, and one step in about
 ``STORED_ROWS - MAX_HISTORY_POINTS - EXACT_TAIL`` epochs writes the bounded history whole.
 
-**One operation** is two round trips: ``ACQUIRE`` takes the lock and answers the version; the
-process reuses the trainer it keeps in memory when it has that version (a steady player) and
-loads it otherwise; ``COMMIT`` writes what changed, bumps the version and releases the lock in one
-script, only if the lock is still this operation's. A process that dies holding a lock holds it
-until the lock expires (``lock_seconds``); what it had not committed is lost, and the student
-continues from the last answered frame. A commit whose lock had expired is refused
-(``SessionBusy``, 429): that one answer is lost, never another process's work.
+**An operation** is two round trips: ``ACQUIRE`` takes the lock and answers the version; the
+process reuses the trainer it keeps in memory when it has that version and loads it otherwise;
+``COMMIT`` writes what changed, bumps the version and releases the lock in one script, only if the
+lock is still this operation's. A process that dies holding a lock holds it until the lock
+expires (``lock_seconds``); what it had not committed is lost, and the student continues from
+the last answered frame. A commit whose lock had expired is refused (``SessionBusy``, 429): that
+one answer is lost, never another process's work.
+
+**A steady player's step is one round trip.** Once an ``ACQUIRE`` found this process's trainer
+current (nobody else changed the session since this process last did: a playing page's stream,
+which stays on one process), the next steps train it straight away and ``COMMIT_AT`` writes each
+only if the version is still the one the trainer was at and no lock is held: the version check
+is the write's condition. If another process changed the session meanwhile (the student changed
+a setting through another process, or a JSON client is spread over processes), that step is
+thrown away, the trainer reloaded and the step taken the locked way: two processes never commit
+on one version, so steps never interleave; a process stepping at once with another only loses
+its own work. A session whose version moves elsewhere between this process's operations is
+never stepped ahead: it always takes the lock first.
 """
 
 from __future__ import annotations
 
-import copy
 import errno
 import json
 import secrets
@@ -82,6 +92,7 @@ SESSION_THREADS = 2
 SESSIONS_KEPT = 1000  # sessions (and their trainers) each process keeps in memory, least recent out
 LOCK_POLL_SECONDS = 0.003  # first wait for a busy lock, doubled up to 0.05 s
 
+# The scripts' keys: the session's hash, lock and history.
 _ACQUIRE = """
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -89,12 +100,11 @@ if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 return -2
 """
-# ARGV: token, ttl ms, history mode ('', 'set', 'range'), history offset, history bytes, then
-# field/value pairs of the hash (none: nothing changed, the lock is only released).
-_COMMIT = """
-if redis.call('get', KEYS[2]) ~= ARGV[1] then return -2 end
-if redis.call('exists', KEYS[1]) == 0 then redis.call('del', KEYS[2]); return -1 end
-local version = tonumber(redis.call('hget', KEYS[1], 'v') or '0')
+# The commits' ARGV: the claim (the lock's token, or the version written on), ttl ms, history
+# mode ('', 'set', 'range'), history offset, history bytes, then field/value pairs of the hash
+# (none: nothing changed, the lock is only released). -1: the session is gone; -2: not this
+# claim's to write.
+_WRITE = """
 if #ARGV > 5 then
   redis.call('hset', KEYS[1], unpack(ARGV, 6, #ARGV))
   version = redis.call('hincrby', KEYS[1], 'v', 1)
@@ -103,7 +113,20 @@ if ARGV[3] == 'set' then redis.call('set', KEYS[3], ARGV[5])
 elseif ARGV[3] == 'range' then redis.call('setrange', KEYS[3], tonumber(ARGV[4]), ARGV[5]) end
 redis.call('pexpire', KEYS[1], ARGV[2])
 redis.call('pexpire', KEYS[3], ARGV[2])
+"""
+_COMMIT = """
+if redis.call('get', KEYS[2]) ~= ARGV[1] then return -2 end
+if redis.call('exists', KEYS[1]) == 0 then redis.call('del', KEYS[2]); return -1 end
+local version = tonumber(redis.call('hget', KEYS[1], 'v') or '0')
+""" + _WRITE + """
 redis.call('del', KEYS[2])
+return version
+"""
+_COMMIT_AT = """
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+local version = tonumber(redis.call('hget', KEYS[1], 'v') or '0')
+if version ~= tonumber(ARGV[1]) or redis.call('exists', KEYS[2]) == 1 then return -2 end
+""" + _WRITE + """
 return version
 """
 
@@ -152,28 +175,27 @@ def _history_from(blob: bytes) -> dict[str, Any]:
     return {**{name: rows[name] for name in HISTORY_SERIES}, "epochs": rows["epoch"] if rows.size else None}
 
 
-def _state_without_history(trainer: Trainer, with_data: bool) -> dict[str, Any]:
-    """``Trainer.to_dict`` without the history (stored apart) and, unless asked for, without the
-    data (stored with the setup): neither is built, so a frame's write does not grow with them."""
-    light = copy.copy(trainer)  # shallow: the attributes replaced below are the copy's own
-    light.history = History()
-    if not with_data:
-        light.custom_data = None
-    state = light.to_dict()
-    del state["history"]
-    return state
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class _Moved(Exception):
+    """A steady step's commit found the session changed, or locked, by another process."""
 
 
 class _Kept:
     """A trainer this process keeps, at the version of Redis it matches, and how much of its
     history Redis has: ``entries`` entries (epochs 0 to ``entries - 1``) in ``rows`` rows, the
-    last of them exact (0 and 0: nothing of this trainer is in Redis yet)."""
+    last of them exact (0 and 0: nothing of this trainer is in Redis yet). ``steady``: the last
+    lock taken found it current, so a step may run before asking Redis (see the module's
+    docstring)."""
 
     def __init__(self, trainer: Trainer, version: int, rows: int = 0) -> None:
         self.trainer = trainer
         self.version = version
         self.entries = len(trainer.history.train_loss) if rows else 0
         self.rows = rows
+        self.steady = False
 
 
 class _RedisTurns(_Turns):
@@ -204,6 +226,7 @@ class RedisSession(Session):
         self.store = store
         self.lock = _RedisTurns(self)
         self.kept: _Kept | None = None
+        self.using_kept = threading.Lock()  # this process's operations share ``kept``: one at a time
 
     def submit(self, operation: str, arguments: dict[str, Any], config: PlaygroundConfig | None = None) -> Future:
         return self.store.executor.submit(self.store.execute, self, operation, arguments, config)
@@ -239,6 +262,7 @@ class RedisSessionStore(SessionStore):
         compile_training()  # the trainers run in this process: compiled before it serves a step
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._commit = self.redis.register_script(_COMMIT)
+        self._commit_at = self.redis.register_script(_COMMIT_AT)
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="redis-session")
         self._sessions: OrderedDict[str, RedisSession] = OrderedDict()
         self._lock = threading.Lock()
@@ -322,8 +346,30 @@ class RedisSessionStore(SessionStore):
 
     def execute(self, session: RedisSession, operation: str, arguments: dict[str, Any],
                 config: PlaygroundConfig | None) -> Any:
-        """Run one of app.trainers.OPERATIONS on the session's trainer, holding its lock in Redis,
-        and commit what it changed before answering."""
+        """Run one of app.trainers.OPERATIONS on the session's trainer and commit what it changed
+        before answering: a steady step in one round trip, anything else holding the lock."""
+        with session.using_kept:
+            kept = session.kept
+            if operation in STEPS and kept is not None and kept.steady:
+                try:
+                    return self._steady_step(session, kept, operation, arguments)
+                except _Moved:
+                    pass  # thrown away: the locked way reloads the trainer and steps again
+            return self._locked(session, operation, arguments, config)
+
+    def _steady_step(self, session: RedisSession, kept: _Kept, operation: str, arguments: dict[str, Any]) -> Any:
+        """Step the kept trainer, then write it only if Redis is still at its version, unlocked."""
+        try:
+            answer = OPERATIONS[operation](kept.trainer, **arguments)
+            self._commit_trainer(session, kept.version, kept, operation, None)
+        except BaseException:
+            session.kept = None  # ahead of Redis, or half-done: reload from Redis next time
+            raise
+        return answer
+
+    def _locked(self, session: RedisSession, operation: str, arguments: dict[str, Any],
+                config: PlaygroundConfig | None) -> Any:
+        """``execute`` holding the session's lock in Redis."""
         token = secrets.token_hex(8)
         version = self._lock_session(session.id, token)
         try:
@@ -368,6 +414,7 @@ class RedisSessionStore(SessionStore):
         """The session's trainer at ``version``: the one kept here, else loaded (or, unstarted,
         created from the configuration)."""
         if session.kept is not None and session.kept.version == version:
+            session.kept.steady = True  # nobody changed it since this process last did
             return session.kept
         if version == 0:
             self._count_start(session.owner)
@@ -385,20 +432,18 @@ class RedisSessionStore(SessionStore):
         session.kept = _Kept(Trainer.from_dict(whole), version, len(history or b"") // HISTORY_ROW)
         return session.kept
 
-    def _commit_trainer(self, session: RedisSession, token: str, kept: _Kept, operation: str,
+    def _commit_trainer(self, session: RedisSession, claim: str | int, kept: _Kept, operation: str,
                         config: PlaygroundConfig | None) -> None:
-        """Write what ``operation`` changed: a step that leaves the history within
-        ``STORED_ROWS`` rows writes the small state and its new rows; anything else the history
-        whole (bounded), and the setup and data too unless it was a step."""
+        """Write what ``operation`` changed (``claim`` as ``_finish`` takes it): a step that
+        leaves the history within ``STORED_ROWS`` rows writes the small state and its new rows;
+        anything else the history whole (bounded), and the setup and data too unless it was a step."""
         history = kept.trainer.history
         entries = len(history.train_loss)
         new = entries - kept.entries
         whole = operation not in STEPS or not kept.rows  # a change, or nothing in Redis yet
-        state = _state_without_history(kept.trainer, with_data=whole)
-        setup = {"setup": state.pop("setup"), "custom_data": state.pop("custom_data")}
-        fields: dict[str, Any] = {"state": json.dumps(state, separators=(",", ":"))}
+        fields: dict[str, Any] = {"state": _json(kept.trainer.progress_dict())}
         if whole:
-            fields["setup"] = json.dumps(setup, separators=(",", ":"))
+            fields["setup"] = _json(kept.trainer.setup_dict())
         if not whole and new >= 0 and kept.rows + new <= STORED_ROWS:
             start = kept.entries - 1  # the last entry may have been re-evaluated
             written = ("range", (kept.rows - 1) * HISTORY_ROW, _rows(np.arange(start, entries), history, start))
@@ -408,22 +453,24 @@ class RedisSessionStore(SessionStore):
             written, rows = ("set", 0, blob), len(blob) // HISTORY_ROW
         if config is not None:
             fields["config"] = config.model_dump_json()
-        kept.version = self._finish(session, token, fields, written)
+        kept.version = self._finish(session, claim, fields, written)
         kept.entries, kept.rows = entries, rows
 
-    def _finish(self, session: RedisSession, token: str, fields: dict[str, Any],
+    def _finish(self, session: RedisSession, claim: str | int, fields: dict[str, Any],
                 history: tuple[str, int, bytes] = ("", 0, b"")) -> int:
-        """Write ``fields`` and the history (if any), renew the expiry, release the lock; the
-        new version. A lock that expired meanwhile refuses the write: ``SessionBusy``, the
-        answer is lost and the client asks again."""
+        """Write ``fields`` and the history (if any) and renew the expiry; the new version.
+        ``claim`` is the lock's token, released with the write (a lock that expired meanwhile
+        refuses it: ``SessionBusy``, the answer is lost and the client asks again), or the version
+        a steady step started from (``_Moved`` if Redis has moved on or is locked)."""
         hash_key, lock_key, history_key = _keys(session.id)
         pairs = [item for pair in fields.items() for item in pair]
-        version = self.call(self._commit, keys=[hash_key, lock_key, history_key],
-                            args=[token, self.ttl_ms, *history, *pairs])
-        if version < 0:
-            if version == -1:
-                raise TrainerGone(session.id)
-            raise SessionBusy()
+        locked = isinstance(claim, str)
+        version = self.call(self._commit if locked else self._commit_at, keys=[hash_key, lock_key, history_key],
+                            args=[claim, self.ttl_ms, *history, *pairs])
+        if version == -1:
+            raise TrainerGone(session.id)
+        if version == -2:
+            raise SessionBusy() if locked else _Moved()
         return version
 
     def _release(self, session_id: str, token: str) -> None:

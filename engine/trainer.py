@@ -617,21 +617,27 @@ class Trainer:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict from which ``from_dict`` continues exactly where this trainer is."""
+        return {**self.setup_dict(), **self.progress_dict(), "history": self.history.to_dict()}
+
+    def setup_dict(self) -> dict[str, Any]:
+        """The part of ``to_dict`` that only a rebuild changes: the state's format, the set-up and
+        the trainer's own data."""
         setup = asdict(self.setup)
         setup["features"], setup["hidden"] = list(setup["features"]), list(setup["hidden"])
         if not isinstance(setup["activation"], str):
             setup["activation"] = list(setup["activation"])
         custom = None if self.custom_data is None else dataset_to_dict(self.custom_data)
+        return {"version": STATE_VERSION, "setup": setup, "custom_data": custom}
+
+    def progress_dict(self) -> dict[str, Any]:
+        """The part of ``to_dict`` that training changes, but for the history (which only grows,
+        and a store may keep apart): a few hundred bytes whatever the epoch."""
         return {
-            "version": STATE_VERSION,
-            "setup": setup,
-            "custom_data": custom,
             "params": self.network.params.tolist(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "rng": self.rng.bit_generator.state,
             "epoch": self.epoch,
             "iteration": self.iteration,
-            "history": self.history.to_dict(),
             "divergence": None if self.divergence is None else asdict(self.divergence),
             "pending_rows": self.pending_rows,
             "dead_weights": np.flatnonzero(self.dead_weights).tolist(),

@@ -19,15 +19,18 @@ LONG = 100_000  # epochs
 
 
 def _written(store: RedisSessionStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The bytes each commit of ``store`` sends from now on (its arguments: state, history rows)."""
+    """The bytes each commit of ``store`` sends from now on (its arguments: state, history rows),
+    a steady step's or a locked operation's."""
     sizes: list[int] = []
-    commit = store._commit
 
-    def counted(keys: list[str], args: list[Any]) -> Any:
-        sizes.append(sum(len(a) if isinstance(a, (bytes, str)) else len(str(a)) for a in args))
-        return commit(keys=keys, args=args)
+    def counted(commit: Any) -> Any:
+        def run(keys: list[str], args: list[Any]) -> Any:
+            sizes.append(sum(len(a) if isinstance(a, (bytes, str)) else len(str(a)) for a in args[1:]))
+            return commit(keys=keys, args=args)
+        return run
 
-    monkeypatch.setattr(store, "_commit", counted)
+    for script in ("_commit", "_commit_at"):
+        monkeypatch.setattr(store, script, counted(getattr(store, script)))
     return sizes
 
 

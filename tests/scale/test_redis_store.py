@@ -7,15 +7,18 @@ import json
 import subprocess
 import sys
 import time
+from typing import Any
 
+import numpy as np
 import pytest
 import redis
 
 from app.config import validate_config
-from app.redis_store import HISTORY_ROW, RedisSessionStore, _keys
+from app.redis_store import HISTORY_ROW, RedisSession, RedisSessionStore, _keys
 from app.sessions import SessionBusy, StoreUnavailable
 from app.settings import Settings
 from app.trainers import TrainerGone
+from engine.trainer import Trainer
 from tests.cluster import ROOT
 from tests.scale.conftest import STEP, TTL
 
@@ -33,17 +36,72 @@ def _commands(store: RedisSessionStore, monkeypatch: pytest.MonkeyPatch) -> list
     return sent
 
 
-def test_a_steady_player_costs_one_check_and_one_write_a_frame(stores, monkeypatch) -> None:
+def _steady(session: RedisSession) -> RedisSession:
+    """Three steps, to epoch 6: the first starts the trainer, the second finds it current, the
+    third is a steady one (and loads its script into Redis if no process had)."""
+    for _ in range(3):
+        json.loads(session.run("step_json", **STEP))
+    assert session.kept.steady
+    return session
+
+
+def _reference(config: dict[str, Any], steps: int) -> Trainer:
+    """The trainer one process alone has after ``steps`` steps of STEP."""
+    alone = Trainer(validate_config(config).to_setup())
+    for _ in range(steps):
+        alone.step(STEP["epochs"])
+    return alone
+
+
+def test_a_steady_player_costs_one_round_trip_a_frame(stores, monkeypatch) -> None:
     store, _ = stores
-    session = store.create(validate_config({"dataset": "xor"}))
-    json.loads(session.run("step_json", **STEP))  # the trainer starts here
+    session = _steady(store.create(validate_config({"dataset": "xor"})))
     trainer = session.kept.trainer
     sent = _commands(store, monkeypatch)
     for _ in range(10):
         session.run("step_json", **STEP)
-    assert sent == ["EVALSHA"] * 20  # take the lock with the version, commit with the release
+    assert sent == ["EVALSHA"] * 10  # the write, on condition that the version has not moved
     assert session.kept.trainer is trainer  # never reloaded: its version never moved elsewhere
-    assert store.redis.strlen(_keys(session.id)[2]) == (1 + 11 * 2) * HISTORY_ROW
+    assert store.redis.strlen(_keys(session.id)[2]) == (1 + 13 * 2) * HISTORY_ROW
+    assert np.array_equal(trainer.network.params, _reference({"dataset": "xor"}, 13).network.params)
+
+
+def test_a_steady_step_on_a_session_another_process_changed_is_thrown_away_and_taken_again(stores) -> None:
+    first, second = stores
+    config = {"dataset": "circle", "seed": 4}
+    session = _steady(first.create(validate_config(config)))
+    stale = session.kept.trainer
+    assert json.loads(second.get(session.id).run("step_json", **STEP))["epoch"] == 8
+    assert json.loads(session.run("step_json", **STEP))["epoch"] == 10  # on top of the other's step
+    assert session.kept.trainer is not stale and not session.kept.steady  # reloaded from Redis
+    assert json.loads(session.run("step_json", **STEP))["epoch"] == 12
+    assert session.kept.steady  # nobody else since: the next steps are one round trip again
+    json.loads(session.run("step_json", **STEP))
+    stored = second.get(session.id).run("export")
+    assert stored["epoch"] == 14
+    assert np.array_equal(stored["params"], _reference(config, 7).network.params)  # as one process would
+
+
+def test_a_session_stepped_by_two_processes_in_turn_is_never_stepped_ahead(stores, monkeypatch) -> None:
+    first, second = stores
+    session = first.create(validate_config({"dataset": "gauss"}))
+    there = second.get(session.id)
+    ahead = []
+    for store in stores:
+        monkeypatch.setattr(store, "_steady_step", lambda *args: ahead.append(args))
+    for turn in range(8):  # a JSON client whose requests a proxy spreads over two processes
+        assert json.loads((session, there)[turn % 2].run("step_json", **STEP))["epoch"] == 2 * (turn + 1)
+    assert not ahead  # every step took the lock: none was trained, and thrown away, on a stale copy
+
+
+def test_a_steady_step_waits_for_a_lock_another_process_holds(stores) -> None:
+    store, _ = stores
+    session = _steady(store.create(validate_config({})))
+    store.redis.set(_keys(session.id)[1], "another process", px=400)
+    began = time.monotonic()
+    assert json.loads(session.run("step_json", **STEP))["epoch"] == 8
+    assert time.monotonic() - began >= 0.3
+    assert np.array_equal(session.kept.trainer.network.params, _reference({}, 4).network.params)
 
 
 def test_another_process_reloads_the_trainer_only_when_its_version_moved(stores) -> None:
