@@ -36,8 +36,13 @@ is the write's condition. If another process changed the session meanwhile (the 
 a setting through another process, or a JSON client is spread over processes), that step is
 thrown away, the trainer reloaded and the step taken the locked way: two processes never commit
 on one version, so steps never interleave; a process stepping at once with another only loses
-its own work. A session whose version moves elsewhere between this process's operations is
-never stepped ahead: it always takes the lock first.
+its own work. A refused write also ends the trainer's steadiness: a session whose every request
+lands on another process than the last (a JSON client behind a round-robin proxy) always takes
+the lock first and never trains on a stale copy; one that moves now and then pays one step
+thrown away each time it moves.
+
+The stored fields keep one layout across releases: ``setup`` holds ``Trainer.setup_dict`` and
+``state`` ``Trainer.progress_dict`` (with the state's format), so any two of them load together.
 """
 
 from __future__ import annotations

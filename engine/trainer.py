@@ -620,19 +620,19 @@ class Trainer:
         return {**self.setup_dict(), **self.progress_dict(), "history": self.history.to_dict()}
 
     def setup_dict(self) -> dict[str, Any]:
-        """The part of ``to_dict`` that only a rebuild changes: the state's format, the set-up and
-        the trainer's own data."""
+        """The part of ``to_dict`` that only a rebuild changes: the set-up and the trainer's own data."""
         setup = asdict(self.setup)
         setup["features"], setup["hidden"] = list(setup["features"]), list(setup["hidden"])
         if not isinstance(setup["activation"], str):
             setup["activation"] = list(setup["activation"])
         custom = None if self.custom_data is None else dataset_to_dict(self.custom_data)
-        return {"version": STATE_VERSION, "setup": setup, "custom_data": custom}
+        return {"setup": setup, "custom_data": custom}
 
     def progress_dict(self) -> dict[str, Any]:
         """The part of ``to_dict`` that training changes, but for the history (which only grows,
-        and a store may keep apart): a few hundred bytes whatever the epoch."""
+        and a store may keep apart), with the state's format: a few hundred bytes whatever the epoch."""
         return {
+            "version": STATE_VERSION,
             "params": self.network.params.tolist(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "rng": self.rng.bit_generator.state,

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.cluster import Cluster
@@ -67,6 +68,47 @@ def test_a_player_continues_when_an_app_process_is_killed(cluster: Cluster, clie
         assert len(frame["history"]["train_loss"]) == frame["epoch"] - since
 
 
+def _frame(message: bytes) -> dict[str, Any]:
+    """The head of a stream answer."""
+    length = struct.unpack("<I", message[:4])[0]
+    return json.loads(message[4:4 + length])
+
+
+def test_a_stream_player_continues_from_its_last_frame_when_its_process_is_killed(cluster: Cluster, client: httpx.Client) -> None:
+    """A page's stream stays on one process, whose trainer becomes steady (one round trip a step,
+    no lock held): that process killed in the middle of a step, a new stream goes on from the
+    last frame the player was answered, with every epoch since."""
+    session = _create(client, **BIG)
+    stream = f"ws://127.0.0.1:{cluster.proxy_port}/api/sessions/{session}/stream"
+    epoch, killed = 0, []
+    try:
+        with connect(stream, open_timeout=10) as socket:
+            for _ in range(4):  # started, current, then steady
+                socket.send(json.dumps({"epochs": EPOCHS, "since": epoch}))
+                epoch = _frame(socket.recv(timeout=30))["epoch"]
+            for victim in range(len(cluster.apps)):  # one of them holds this stream
+                socket.send(json.dumps({"epochs": EPOCHS, "since": epoch}))
+                cluster.kill_app(victim)
+                killed.append(victim)
+                try:
+                    epoch = _frame(socket.recv(timeout=30))["epoch"]
+                except ConnectionClosed:
+                    break  # its process died with the step under way, answered or not
+            else:
+                raise AssertionError("the stream outlived every app process")
+        for victim in killed:
+            cluster.start_app(victim)
+        killed = []
+        with connect(stream, open_timeout=10) as socket:
+            socket.send(json.dumps({"epochs": EPOCHS, "since": epoch}))
+            frame = _frame(socket.recv(timeout=30))
+    finally:
+        for victim in killed:
+            cluster.start_app(victim)
+    assert frame["epoch"] > epoch and frame["history"]["start"] == epoch + 1
+    assert len(frame["history"]["train_loss"]) == frame["epoch"] - epoch  # nothing the player had is lost
+
+
 def test_sessions_survive_a_redis_restart(cluster: Cluster, client: httpx.Client) -> None:
     session = _create(client, dataset="xor", lr=0.1)
     client.post(f"/api/sessions/{session}/step", json={"epochs": 7})
@@ -85,9 +127,7 @@ def _stream_step(cluster: Cluster, session: str) -> dict[str, Any]:
     """One step over the frame stream, through nginx: the head of its answer."""
     with connect(f"ws://127.0.0.1:{cluster.proxy_port}/api/sessions/{session}/stream", open_timeout=10) as socket:
         socket.send(json.dumps({"epochs": 1}))
-        message = socket.recv(timeout=30)
-    length = struct.unpack("<I", message[:4])[0]
-    return json.loads(message[4:4 + length])
+        return _frame(socket.recv(timeout=30))
 
 
 def test_without_redis_the_api_answers_503_and_pages_wait_for_it(cluster: Cluster, client: httpx.Client) -> None:

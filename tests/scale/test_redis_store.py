@@ -175,17 +175,43 @@ def test_redis_url_must_be_a_redis_address(monkeypatch, url: str) -> None:
     assert Settings.from_env().redis_url == "redis://cache:6379/0"
 
 
-def test_a_step_whose_write_failed_is_not_kept(stores, monkeypatch) -> None:
+@pytest.mark.parametrize("way", ["locked", "steady"])
+def test_a_step_whose_write_failed_is_not_kept(stores, monkeypatch, way: str) -> None:
     store, _ = stores
     session = store.create(validate_config({}))
-    json.loads(session.run("step_json", **STEP))
-    commit = store._commit
+    if way == "steady":
+        _steady(session)  # to epoch 6
+    else:
+        json.loads(session.run("step_json", **STEP))  # started: its next operation takes the lock
+    epoch = session.kept.trainer.epoch
+    script = "_commit" if way == "locked" else "_commit_at"
+    commit = getattr(store, script)
 
     def unreachable(*args, **kwargs):
-        monkeypatch.setattr(store, "_commit", commit)  # Redis is back for the release
+        monkeypatch.setattr(store, script, commit)  # Redis is back (for the locked way's release)
         raise redis.ConnectionError("Redis went away")
 
-    monkeypatch.setattr(store, "_commit", unreachable)
+    monkeypatch.setattr(store, script, unreachable)
     with pytest.raises(StoreUnavailable):
         json.loads(session.run("step_json", **STEP))
-    assert session.run("info")["epoch"] == 2  # what Redis has, not the step that was never written
+    assert session.run("info")["epoch"] == epoch  # what Redis has, not the step that was never written
+    assert store.redis.exists(_keys(session.id)[1]) == 0  # and no lock is left behind
+
+
+def test_a_session_stored_by_an_earlier_release_loads_and_steps(stores) -> None:
+    """Redis keeps its data across an upgrade, and processes of two releases may serve one class
+    while it rolls out: the fields written before steady steps existed (the state's format in
+    ``state``, none in ``setup``) load, step and load again."""
+    first, second = stores
+    session = first.create(validate_config({"dataset": "moons"}))
+    json.loads(session.run("step_json", **STEP))
+    earlier = session.kept.trainer.to_dict()
+    setup = {"setup": earlier.pop("setup"), "custom_data": earlier.pop("custom_data")}
+    del earlier["history"]
+    first.redis.hset(_keys(session.id)[0], mapping={"setup": json.dumps(setup), "state": json.dumps(earlier)})
+    there = second.get(session.id)
+    for _ in range(4):  # loaded, then current, then steady: each writes the state alone
+        json.loads(there.run("step_json", **STEP))
+    assert there.kept.steady
+    assert session.run("info")["epoch"] == 10  # the first process reloads what the second wrote
+    assert np.array_equal(session.kept.trainer.network.params, _reference({"dataset": "moons"}, 5).network.params)
