@@ -3,9 +3,12 @@
 Imported only when ``REDIS_URL`` is set; the embedded store (app/sessions.py) needs no Redis.
 
 **Keys**, all with the session id as a Redis Cluster hash tag (one slot per session):
-``pg:{id}`` a hash: ``config`` (the PlaygroundConfig as JSON), ``owner``, ``v`` (the version,
-0 while unstarted), ``setup`` (the trainer's setup and uploaded data, written when they change)
-and ``state`` (weights, optimizer, random generator, counters: a few hundred bytes);
+``pg:{id}`` a hash: ``config`` (the PlaygroundConfig as JSON), ``owner``, ``v`` (the version:
+0 while unstarted, then a new random number at each write, never a count, so that a Redis
+restored from an older snapshot cannot give the number of a forgotten write to other contents,
+which a process that kept the forgotten trainer would take for its own), ``setup`` (the
+trainer's setup and uploaded data, written when they change) and ``state`` (weights, optimizer,
+random generator, counters: a few hundred bytes);
 ``pg:{id}:h`` the history, rows of an epoch and its four series (``HISTORY_ROW`` bytes), extended
 in place by each step; ``pg:{id}:lock`` the lock, held while an operation runs. Every write renews
 the expiry of the hash and the history to the session's idle timeout. Uploaded files are apart,
@@ -22,7 +25,7 @@ rows whatever its epoch, a step writes only its new rows, and one step in about
 
 **An operation** is two round trips: ``ACQUIRE`` takes the lock and answers the version; the
 process reuses the trainer it keeps in memory when it has that version and loads it otherwise;
-``COMMIT`` writes what changed, bumps the version and releases the lock in one script, only if the
+``COMMIT`` writes what changed, a new version and releases the lock in one script, only if the
 lock is still this operation's. A process that dies holding a lock holds it until the lock
 expires (``lock_seconds``); what it had not committed is lost, and the student continues from
 the last answered frame. A commit whose lock had expired is refused (``SessionBusy``, 429): that
@@ -105,17 +108,17 @@ if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 return -2
 """
-# The commits' ARGV: the claim (the lock's token, or the version written on), ttl ms, history
-# mode ('', 'set', 'range'), history offset, history bytes, then field/value pairs of the hash
-# (none: nothing changed, the lock is only released). -1: the session is gone; -2: not this
-# claim's to write.
+# The commits' ARGV: the claim (the lock's token, or the version written on), ttl ms, the new
+# version, history mode ('', 'set', 'range'), history offset, history bytes, then field/value
+# pairs of the hash (none: nothing changed, the version stays, the lock is only released).
+# -1: the session is gone; -2: not this claim's to write.
 _WRITE = """
-if #ARGV > 5 then
-  redis.call('hset', KEYS[1], unpack(ARGV, 6, #ARGV))
-  version = redis.call('hincrby', KEYS[1], 'v', 1)
+if #ARGV > 6 then
+  redis.call('hset', KEYS[1], 'v', ARGV[3], unpack(ARGV, 7, #ARGV))
+  version = tonumber(ARGV[3])
 end
-if ARGV[3] == 'set' then redis.call('set', KEYS[3], ARGV[5])
-elseif ARGV[3] == 'range' then redis.call('setrange', KEYS[3], tonumber(ARGV[4]), ARGV[5]) end
+if ARGV[4] == 'set' then redis.call('set', KEYS[3], ARGV[6])
+elseif ARGV[4] == 'range' then redis.call('setrange', KEYS[3], tonumber(ARGV[5]), ARGV[6]) end
 redis.call('pexpire', KEYS[1], ARGV[2])
 redis.call('pexpire', KEYS[3], ARGV[2])
 """
@@ -178,6 +181,11 @@ def _history_from(blob: bytes) -> dict[str, Any]:
     """What ``History.from_dict`` takes: the stored rows with their epochs."""
     rows = np.frombuffer(blob, dtype=_ROW)
     return {**{name: rows[name] for name in HISTORY_SERIES}, "epochs": rows["epoch"] if rows.size else None}
+
+
+def _new_version() -> int:
+    """A written session's version: random from 1 to 2**52, exact as a Lua number (see ``v``)."""
+    return secrets.randbelow(2**52) + 1
 
 
 def _json(value: Any) -> str:
@@ -471,7 +479,7 @@ class RedisSessionStore(SessionStore):
         pairs = [item for pair in fields.items() for item in pair]
         locked = isinstance(claim, str)
         version = self.call(self._commit if locked else self._commit_at, keys=[hash_key, lock_key, history_key],
-                            args=[claim, self.ttl_ms, *history, *pairs])
+                            args=[claim, self.ttl_ms, _new_version(), *history, *pairs])
         if version == -1:
             raise TrainerGone(session.id)
         if version == -2:
@@ -481,7 +489,7 @@ class RedisSessionStore(SessionStore):
     def _release(self, session_id: str, token: str) -> None:
         hash_key, lock_key, history_key = _keys(session_id)
         try:
-            self._commit(keys=[hash_key, lock_key, history_key], args=[token, self.ttl_ms, "", 0, b""])
+            self._commit(keys=[hash_key, lock_key, history_key], args=[token, self.ttl_ms, 0, "", 0, b""])
         except redis.RedisError:
             pass  # the lock expires by itself
 

@@ -19,13 +19,14 @@ LONG = 100_000  # epochs
 
 
 def _written(store: RedisSessionStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The bytes each commit of ``store`` sends from now on (its arguments: state, history rows),
-    a steady step's or a locked operation's."""
+    """The bytes each commit of ``store`` sends from now on (its arguments but the claim, the
+    expiry and the random new version: the history rows and the hash's fields), a steady step's
+    or a locked operation's."""
     sizes: list[int] = []
 
     def counted(commit: Any) -> Any:
         def run(keys: list[str], args: list[Any]) -> Any:
-            sizes.append(sum(len(a) if isinstance(a, (bytes, str)) else len(str(a)) for a in args[1:]))
+            sizes.append(sum(len(a) if isinstance(a, (bytes, str)) else len(str(a)) for a in args[3:]))
             return commit(keys=keys, args=args)
         return run
 

@@ -124,7 +124,8 @@ def test_unstarted_sessions_hold_only_their_configuration_with_the_idle_expiry(s
     assert session.run("view")["epoch"] == 0 and store.redis.hget(hash_key, "state") is None
     assert 0 < store.redis.pttl(hash_key) <= TTL * 1000
     json.loads(session.run("step_json", **STEP))
-    assert 0 < store.redis.pttl(history_key) <= TTL * 1000 and store.redis.hget(hash_key, "v") == b"1"
+    assert 0 < store.redis.pttl(history_key) <= TTL * 1000
+    assert int(store.redis.hget(hash_key, "v")) == session.kept.version > 0  # started
     assert store.delete(session.id) and store.redis.exists(hash_key, history_key) == 0
     assert store.get(session.id) is None
 
@@ -143,11 +144,11 @@ def test_a_write_after_the_lock_expired_is_refused(stores) -> None:
     store, _ = stores
     session = store.create(validate_config({}))
     json.loads(session.run("step_json", **STEP))
-    store._lock_session(session.id, "mine")
+    version = store._lock_session(session.id, "mine")
     store.redis.set(_keys(session.id)[1], "another process")  # my lock expired and was taken
     with pytest.raises(SessionBusy):
         store._finish(session, "mine", {"state": "{}"})
-    assert store.redis.hget(_keys(session.id)[0], "v") == b"1"  # nothing written
+    assert int(store.redis.hget(_keys(session.id)[0], "v")) == version  # nothing written
 
 
 def test_a_session_gone_from_redis_is_gone_for_every_process(stores) -> None:
@@ -215,3 +216,29 @@ def test_a_session_stored_by_an_earlier_release_loads_and_steps(stores) -> None:
     assert there.kept.steady
     assert session.run("info")["epoch"] == 10  # the first process reloads what the second wrote
     assert np.array_equal(session.kept.trainer.network.params, _reference({"dataset": "moons"}, 5).network.params)
+
+
+def test_a_redis_restored_from_an_older_snapshot_never_passes_other_contents_as_current(stores) -> None:
+    """Redis restarted from an RDB snapshot (or an AOF synced every second) forgets its last
+    writes; the session then goes on from the snapshot elsewhere. A process that kept the trainer
+    of the forgotten writes must not take it for the new one, whatever the number of writes."""
+    first, second = stores
+    session = _steady(first.create(validate_config({"dataset": "xor"})))  # epoch 6
+    keys = _keys(session.id)
+    snapshot = {key: first.redis.dump(key) for key in (keys[0], keys[2])}
+    for _ in range(2):
+        json.loads(session.run("step_json", **STEP))  # to epoch 10: forgotten by the restore below
+    for key, value in snapshot.items():
+        first.redis.restore(key, TTL * 1000, value, replace=True)
+    there = second.get(session.id)
+    for _ in range(2):  # as many writes as were forgotten, with other contents
+        json.loads(there.run("step_json", **{**STEP, "epochs": 1}))
+    assert json.loads(session.run("step_json", **STEP))["epoch"] == 10  # on top of epoch 8
+    second.forget(session.id)
+    stored = second.get(session.id).run("export")  # loaded afresh from Redis
+    alone = Trainer(validate_config({"dataset": "xor"}).to_setup())
+    for epochs in (2, 2, 2, 1, 1, 2):
+        alone.step(epochs)
+    assert stored["epoch"] == 10 and len(stored["history"]["train_loss"]) == 11
+    assert np.array_equal(stored["params"], alone.network.params)
+    assert stored["history"]["train_loss"] == list(alone.history.train_loss)
