@@ -4,7 +4,6 @@ mid-class, Redis restarted, Redis gone for a while."""
 from __future__ import annotations
 
 import json
-import struct
 import threading
 import time
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.api.test_stream import read
 from tests.cluster import Cluster
 
 EPOCHS = 5
@@ -68,12 +68,6 @@ def test_a_player_continues_when_an_app_process_is_killed(cluster: Cluster, clie
         assert len(frame["history"]["train_loss"]) == frame["epoch"] - since
 
 
-def _frame(message: bytes) -> dict[str, Any]:
-    """The head of a stream answer."""
-    length = struct.unpack("<I", message[:4])[0]
-    return json.loads(message[4:4 + length])
-
-
 def test_a_stream_player_continues_from_its_last_frame_when_its_process_is_killed(cluster: Cluster, client: httpx.Client) -> None:
     """A page's stream stays on one process, whose trainer becomes steady (one round trip a step,
     no lock held): that process killed in the middle of a step, a new stream goes on from the
@@ -85,13 +79,13 @@ def test_a_stream_player_continues_from_its_last_frame_when_its_process_is_kille
         with connect(stream, open_timeout=10) as socket:
             for _ in range(4):  # started, current, then steady
                 socket.send(json.dumps({"epochs": EPOCHS, "since": epoch}))
-                epoch = _frame(socket.recv(timeout=30))["epoch"]
+                epoch = read(socket.recv(timeout=30))["epoch"]
             for victim in range(len(cluster.apps)):  # one of them holds this stream
                 socket.send(json.dumps({"epochs": EPOCHS, "since": epoch}))
                 cluster.kill_app(victim)
                 killed.append(victim)
                 try:
-                    epoch = _frame(socket.recv(timeout=30))["epoch"]
+                    epoch = read(socket.recv(timeout=30))["epoch"]
                 except ConnectionClosed:
                     break  # its process died with the step under way, answered or not
             else:
@@ -101,7 +95,7 @@ def test_a_stream_player_continues_from_its_last_frame_when_its_process_is_kille
         killed = []
         with connect(stream, open_timeout=10) as socket:
             socket.send(json.dumps({"epochs": EPOCHS, "since": epoch}))
-            frame = _frame(socket.recv(timeout=30))
+            frame = read(socket.recv(timeout=30))
     finally:
         for victim in killed:
             cluster.start_app(victim)
@@ -127,7 +121,7 @@ def _stream_step(cluster: Cluster, session: str) -> dict[str, Any]:
     """One step over the frame stream, through nginx: the head of its answer."""
     with connect(f"ws://127.0.0.1:{cluster.proxy_port}/api/sessions/{session}/stream", open_timeout=10) as socket:
         socket.send(json.dumps({"epochs": 1}))
-        return _frame(socket.recv(timeout=30))
+        return read(socket.recv(timeout=30))
 
 
 def test_without_redis_the_api_answers_503_and_pages_wait_for_it(cluster: Cluster, client: httpx.Client) -> None:
