@@ -25,7 +25,7 @@ rows whatever its epoch, a step writes only its new rows, and one step in about
 
 **An operation** is two round trips: ``ACQUIRE`` takes the lock and answers the version; the
 process reuses the trainer it keeps in memory when it has that version and loads it otherwise;
-``COMMIT`` writes what changed, a new version and releases the lock in one script, only if the
+``COMMIT`` writes what changed and a new version, and releases the lock, in one script, only if the
 lock is still this operation's. A process that dies holding a lock holds it until the lock
 expires (``lock_seconds``); what it had not committed is lost, and the student continues from
 the last answered frame. A commit whose lock had expired is refused (``SessionBusy``, 429): that
